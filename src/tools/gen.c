@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+
+#include "io/cli.h"
+
+int churnd_cmd_gen(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "churnd gen: not built yet\n");
+    return 1;
+}
