@@ -233,8 +233,9 @@ void churn__figures_compute(struct churn_engine *eng,
         }
     }
     if (f->days_since_usage < 0) {
-        /* No usage inside the ring: idle since the first event at least. */
-        int64_t d = (int64_t)boundary - 1 - acc->first_bucket;
+        /* No usage inside the ring: idle since the first event at least,
+         * counting the first event's day. */
+        int64_t d = (int64_t)boundary - acc->first_bucket;
         f->days_since_usage = d > eng->ring_len ? (int32_t)eng->ring_len
                                                 : (int32_t)(d < 0 ? 0 : d);
     }
