@@ -10,11 +10,3 @@ int churnd_cmd_replay(int argc, char **argv)
     fprintf(stderr, "churnd replay: not built yet\n");
     return 1;
 }
-
-int churnd_cmd_check_config(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "churnd check-config: not built yet\n");
-    return 1;
-}
