@@ -345,8 +345,15 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "sentiment", acc->sentiment_milli / 1000.0, 3);
         churn__jw_int(w, "nps_max", c->detractor_nps_max);
         churn__jw_num(w, "sentiment_max", c->detractor_sentiment_max, 3);
-        snprintf(sum, sum_len, "detractor feedback: NPS %d, ticket sentiment "
-                 "%.2f", acc->nps, acc->sentiment_milli / 1000.0);
+        if (acc->feedback_ms != INT64_MIN && acc->nps >= 0 &&
+            acc->nps <= c->detractor_nps_max) {
+            snprintf(sum, sum_len, "detractor feedback: NPS %d (at most %d)",
+                     acc->nps, c->detractor_nps_max);
+        } else {
+            snprintf(sum, sum_len, "negative ticket: sentiment %.2f (at most "
+                     "%.2f)", acc->sentiment_milli / 1000.0,
+                     c->detractor_sentiment_max);
+        }
         break;
     case CHURN_RULE_CHARGEBACK:
         churn__jw_time(w, "chargeback_at", acc->chargeback_ms);
@@ -409,8 +416,11 @@ static void write_alert(struct churn_engine *eng,
     }
     write_evidence(eng, acc, rule, at_ms, f, sum, sizeof(sum));
     if (!firing) {
-        size_t n = strlen(sum);
-        snprintf(sum + n, sizeof(sum) - n, " (resolved: %s)", outcome);
+        /* The evidence holds the figures at the resolve; the summary says
+         * what ended and how long it lasted. */
+        snprintf(sum, sizeof(sum), "%s resolved (%s) after %.1f days",
+                 churn_rule_name(rule), outcome,
+                 (double)(at_ms - since_ms) / (double)CHURN__DAY_MS);
     }
     churn__jw_cstr(w, "summary", sum);
     churn__jw_close(w);
