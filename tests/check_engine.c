@@ -146,6 +146,37 @@ START_TEST(test_late_beyond_lateness)
 }
 END_TEST
 
+START_TEST(test_late_pre_decoded)
+{
+    struct et t;
+    struct churn_event ev;
+    struct churn_error err = { 0 };
+    struct churn_source src = { "p", 3, 42, 1000, { "a", 1 } };
+
+    et_init(&t, NULL);
+    et_ev(&t, "usage.login", "a", ET_DAYS(1), "");
+    memset(&ev, 0, sizeof(ev));
+    ev.type = CHURN_EV_USAGE_LOGIN;
+    ev.event_id = (struct churn_str){ "old", 3 };
+    ev.account_id = (struct churn_str){ "a", 1 };
+    ev.ts_ms = ET_DAYS(0);
+    ck_assert(churn_engine_apply(t.eng, &ev, &src, &err) == CHURN_OK);
+    const struct churn_output *o;
+    ck_assert_uint_eq(churn_engine_outputs(t.eng, &o), 1);
+    ck_assert_int_eq(o[0].topic, CHURN_TOPIC_DLQ);
+    ck_assert_str_eq(o[0].headers[0].value.ptr[0] == 'l' ? "late" : "x",
+                     "late");
+    const char want[] = "{\"event_id\":\"old\",\"type\":\"usage.login\","
+                        "\"account_id\":\"a\",\"ts\":1767571200000}";
+    ck_assert_uint_eq(o[0].value.len, sizeof(want) - 1);
+    ck_assert(memcmp(o[0].value.ptr, want, sizeof(want) - 1) == 0);
+    /* Kafka source: the six source headers */
+    ck_assert_uint_ge(o[0].header_cnt, 6);
+    ck_assert_str_eq(o[0].headers[2].name, "churnd.source.topic");
+    et_release(&t);
+}
+END_TEST
+
 START_TEST(test_ring_rollover_long_gap)
 {
     struct et t;
@@ -587,6 +618,7 @@ static Suite *churn_engine_suite(void)
                         sizeof(align_cases) / sizeof(align_cases[0]));
     tcase_add_test(tc, test_out_of_order_within_lateness);
     tcase_add_test(tc, test_late_beyond_lateness);
+    tcase_add_test(tc, test_late_pre_decoded);
     tcase_add_test(tc, test_ring_rollover_long_gap);
     tcase_add_test(tc, test_evict_at_max_accounts);
     tcase_add_test(tc, test_evict_idle_on_watermark);

@@ -733,9 +733,25 @@ static enum churn_err accept_event(struct churn_engine *eng,
         snprintf(detail, sizeof(detail), "event time behind the watermark %s",
                  churn_ts_format(eng->stats.watermark_ms, wm));
         if (raw == NULL) {
-            /* Pre-decoded input has no bytes; the event id stands in. */
-            raw = ev->event_id.ptr;
-            raw_len = ev->event_id.len;
+            /* Pre-decoded input has no bytes of its own: re-encode the
+             * envelope so the dead letter still identifies the event. */
+            struct churn__jw *w = &eng->jw;
+            churn__jw_reset(w);
+            churn__jw_open(w, NULL);
+            churn__jw_str(w, "event_id", ev->event_id);
+            churn__jw_cstr(w, "type", churn_event_type_name(ev->type));
+            churn__jw_str(w, "account_id", ev->account_id);
+            churn__jw_int(w, "ts", ev->ts_ms);
+            churn__jw_close(w);
+            if (w->oom) {
+                return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+            }
+            /* dead_letter() reuses the writer: copy the bytes out first */
+            raw = churn__outq_copy(&eng->out, w->p, w->len);
+            raw_len = w->len;
+            if (raw == NULL) {
+                return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+            }
         }
         dead_letter(eng, raw, raw_len, src, CHURN_REASON_LATE, detail,
                     ev->account_id, ev->ts_ms, late_by);
