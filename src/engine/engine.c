@@ -682,17 +682,20 @@ static void advance_to(struct churn_engine *eng, int64_t wm)
     }
     while (eng->evaluated < target) {
         int32_t b = eng->evaluated + 1;
-        release_until(eng, churn__bucket_start(eng, b), false);
+        int64_t start = churn__bucket_start(eng, b);
+        release_until(eng, start, false);
         evaluate_boundary(eng, b);
         eng->evaluated = b;
+        /* Idleness is judged per bucket too: a scan of the whole table
+         * on every watermark step would cost more than the events. */
+        if (eng->cfg.state_idle_evict_ms > 0) {
+            eng->stats.evicted_idle += churn__table_evict_idle(
+                eng->accounts, start - eng->cfg.state_idle_evict_ms);
+        }
     }
     release_until(eng, wm, false);
     if (eng->cfg.input_dedupe_horizon_ms > 0) {
         dd_expire(&eng->dedupe, wm - eng->cfg.input_dedupe_horizon_ms);
-    }
-    if (eng->cfg.state_idle_evict_ms > 0) {
-        eng->stats.evicted_idle += churn__table_evict_idle(
-            eng->accounts, wm - eng->cfg.state_idle_evict_ms);
     }
 }
 
