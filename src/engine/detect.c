@@ -35,6 +35,19 @@ static bool is_firing(const struct churn__account *acc, enum churn_rule r)
     return (acc->firing & (1u << r)) != 0;
 }
 
+static double inactivity_gap_p(const struct churn__figures *f)
+{
+    double p;
+
+    if (f->observed_days_before == 0) {
+        return 1;
+    }
+    /* the idle run's first day is part of the observation (the gap ends
+     * it), so the active share counts it as observed, not active */
+    p = (double)f->active_days_before / (double)f->observed_days_before;
+    return pow(1 - p, f->days_since_usage);
+}
+
 bool churn__card_expires_within(const struct churn_engine *eng,
                                 const struct churn__account *acc,
                                 int64_t at_ms)
@@ -231,9 +244,14 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "days_inactive", f->days_since_usage);
         churn__jw_int(w, "threshold_days",
                       c->inactivity_after_ms / bucket_days);
-        snprintf(sum, sum_len, "no usage for %d days (threshold %lld)",
-                 f->days_since_usage,
-                 (long long)(c->inactivity_after_ms / bucket_days));
+        churn__jw_int(w, "active_days_before", f->active_days_before);
+        churn__jw_int(w, "observed_days_before", f->observed_days_before);
+        churn__jw_num(w, "gap_probability", inactivity_gap_p(f), 8);
+        churn__jw_num(w, "max_gap_probability", c->inactivity_max_gap_p, 8);
+        snprintf(sum, sum_len, "no usage for %d days; active %u of the %u "
+                 "days before (gap probability %.1e)",
+                 f->days_since_usage, f->active_days_before,
+                 f->observed_days_before, inactivity_gap_p(f));
         break;
     case CHURN_RULE_PAYMENT_FAILURE_STREAK: {
         struct churn_str code = churn__intern_get(&eng->intern, acc->decline);
@@ -241,13 +259,17 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "failures", acc->fail_streak);
         churn__jw_int(w, "threshold", c->failure_streak);
         churn__jw_time(w, "first_failure_at", acc->fail_ms);
+        churn__jw_num(w, "days_unrecovered",
+                      (double)(at_ms - acc->fail_ms) / (double)CHURN__DAY_MS,
+                      2);
         churn__jw_str_or_null(w, "last_decline_code", code);
         churn__jw_cstr(w, "decline_class", churn__decline_class_name(cls));
         churn__jw_bool(w, "hard_decline",
                        (acc->flags & CHURN__AF_HARD_DECLINE) != 0);
-        snprintf(sum, sum_len, "%u failed payment%s with no success since, "
-                 "last decline %.*s (%s)",
+        snprintf(sum, sum_len, "%u failed payment%s, unrecovered for %.1f "
+                 "days, last decline %.*s (%s)",
                  acc->fail_streak, acc->fail_streak == 1 ? "" : "s",
+                 (double)(at_ms - acc->fail_ms) / (double)CHURN__DAY_MS,
                  code.len ? (int)code.len : 4, code.len ? code.ptr : "none",
                  churn__decline_class_name(cls));
         break;
@@ -495,10 +517,24 @@ void churn__detect_boundary(struct churn_engine *eng,
     rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear, usage_silent,
               at_ms, f, "cleared");
 
-    /* inactivity: a timer on the watermark */
-    fire = f->days_since_usage >= c->inactivity_after_ms / bucket;
-    rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, !fire, usage_silent,
+    /* inactivity: a timer on the watermark, judged against the account's
+     * own rhythm: a gap of d idle days when a share p of days is active
+     * has probability about (1 - p)^d */
+    clear = f->days_since_usage < c->inactivity_after_ms / bucket;
+    fire = !clear && f->observed_days_before >= 7 &&
+           inactivity_gap_p(f) <= c->inactivity_max_gap_p;
+    rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, clear, usage_silent,
               at_ms, f, "cleared");
+
+    /* payment_failure_streak, the time half: a failure left unrecovered */
+    if (c->failure_unresolved_ms > 0 && acc->fail_streak > 0 &&
+        acc->fail_ms != INT64_MIN &&
+        at_ms - acc->fail_ms >= c->failure_unresolved_ms &&
+        churn__rule_can_fire(eng, acc, CHURN_RULE_PAYMENT_FAILURE_STREAK,
+                             at_ms)) {
+        churn__alert_fire(eng, acc, CHURN_RULE_PAYMENT_FAILURE_STREAK, at_ms,
+                          f);
+    }
 
     /* card_expiring */
     fire = churn__card_expires_within(eng, acc, at_ms);
