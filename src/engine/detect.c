@@ -256,12 +256,14 @@ static void write_evidence(struct churn_engine *eng,
     case CHURN_RULE_PAYMENT_FAILURE_STREAK: {
         struct churn_str code = churn__intern_get(&eng->intern, acc->decline);
         enum churn__decline_class cls = churn__decline_classify(code);
+        double unrecovered =
+            acc->fail_ms == INT64_MIN
+                ? 0
+                : (double)(at_ms - acc->fail_ms) / (double)CHURN__DAY_MS;
         churn__jw_int(w, "failures", acc->fail_streak);
         churn__jw_int(w, "threshold", c->failure_streak);
         churn__jw_time(w, "first_failure_at", acc->fail_ms);
-        churn__jw_num(w, "days_unrecovered",
-                      (double)(at_ms - acc->fail_ms) / (double)CHURN__DAY_MS,
-                      2);
+        churn__jw_num(w, "days_unrecovered", unrecovered, 2);
         churn__jw_str_or_null(w, "last_decline_code", code);
         churn__jw_cstr(w, "decline_class", churn__decline_class_name(cls));
         churn__jw_bool(w, "hard_decline",
@@ -269,7 +271,7 @@ static void write_evidence(struct churn_engine *eng,
         snprintf(sum, sum_len, "%u failed payment%s, unrecovered for %.1f "
                  "days, last decline %.*s (%s)",
                  acc->fail_streak, acc->fail_streak == 1 ? "" : "s",
-                 (double)(at_ms - acc->fail_ms) / (double)CHURN__DAY_MS,
+                 unrecovered,
                  code.len ? (int)code.len : 4, code.len ? code.ptr : "none",
                  churn__decline_class_name(cls));
         break;
