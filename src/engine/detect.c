@@ -157,9 +157,10 @@ static void emit(struct churn_engine *eng, const struct churn__account *acc,
     o->event_ms = at_ms;
 }
 
-/* The component with the largest weighted shortfall from 100. */
-static const char *dominant_kind(const struct churn_engine *eng,
-                                 const struct churn__figures *f)
+/* The component with the largest weighted shortfall from 100:
+ * 0 engagement, 1 payment, 2 subscription, 3 feedback. */
+static int dominant(const struct churn_engine *eng,
+                    const struct churn__figures *f)
 {
     const struct churn_config *c = &eng->cfg;
     double d[4] = {
@@ -168,8 +169,6 @@ static const char *dominant_kind(const struct churn_engine *eng,
         c->score_weight_subscription * (100 - f->subscription),
         c->score_weight_feedback * (100 - f->feedback),
     };
-    static const char *const kinds[4] = { "passive", "involuntary",
-                                          "voluntary", "voluntary" };
     int best = 0;
 
     for (int i = 1; i < 4; i++) {
@@ -177,30 +176,15 @@ static const char *dominant_kind(const struct churn_engine *eng,
             best = i;
         }
     }
-    return kinds[best];
+    return best;
 }
 
-static const char *dominant_component(const struct churn_engine *eng,
-                                      const struct churn__figures *f)
-{
-    const struct churn_config *c = &eng->cfg;
-    double d[4] = {
-        c->score_weight_engagement * (100 - f->engagement),
-        c->score_weight_payment * (100 - f->payment),
-        c->score_weight_subscription * (100 - f->subscription),
-        c->score_weight_feedback * (100 - f->feedback),
-    };
-    static const char *const names[4] = { "engagement", "payment",
-                                          "subscription", "feedback" };
-    int best = 0;
-
-    for (int i = 1; i < 4; i++) {
-        if (d[i] > d[best]) {
-            best = i;
-        }
-    }
-    return names[best];
-}
+static const char *const component_names[4] = { "engagement", "payment",
+                                                 "subscription", "feedback" };
+/* Churn kind by dominant component: idle usage is passive churn, failing
+ * payments involuntary, the rest a customer's choice. */
+static const char *const component_kinds[4] = { "passive", "involuntary",
+                                                "voluntary", "voluntary" };
 
 static void ym_str(int32_t ym, char buf[16])
 {
@@ -390,10 +374,10 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "payment", f->payment, 1);
         churn__jw_num(w, "subscription", f->subscription, 1);
         churn__jw_num(w, "feedback", f->feedback, 1);
-        churn__jw_cstr(w, "dominant", dominant_component(eng, f));
+        churn__jw_cstr(w, "dominant", component_names[dominant(eng, f)]);
         snprintf(sum, sum_len, "health %.1f is critical (below %.0f), "
                  "mostly %s", f->health, c->score_band_at_risk,
-                 dominant_component(eng, f));
+                 component_names[dominant(eng, f)]);
         break;
     case CHURN_RULE__COUNT:
         break;
@@ -418,7 +402,7 @@ static void write_alert(struct churn_engine *eng,
         kind = "involuntary";
     }
     if (kind == NULL) {
-        kind = f ? dominant_kind(eng, f) : "voluntary";
+        kind = f ? component_kinds[dominant(eng, f)] : "voluntary";
     }
     churn__jw_reset(w);
     churn__jw_open(w, NULL);

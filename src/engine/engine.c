@@ -520,9 +520,6 @@ static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
     if (ev->has & CHURN_F_FEATURE) {
         v.features[s] |= feature_bit(eng, ev->feature);
     }
-    if (b > acc->last_usage_bucket) {
-        acc->last_usage_bucket = b;
-    }
 }
 
 static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
