@@ -39,7 +39,8 @@
 #define EVENTS_PER_VISIT  3.5 /* login + session + 0..3 features */
 #define OVERSIZE_PAD      70000
 #define LINE_CAP          (OVERSIZE_PAD + 4096)
-#define BASE_VISITS       0.16 /* median weekday visits per active user^0.8 */
+#define BASE_VISITS       0.14 /* median weekday visits per active user^0.8 */
+#define MIN_VISITS        1.2  /* weekday visits of the quietest accounts */
 
 /* ---------------------------------------------------------------- world */
 
@@ -1105,12 +1106,17 @@ static void plan_account(struct churn_gen *g,
     }
     users = a->n_users;
     a->base = pow((double)users, 0.8) * rng_lognormal(r, BASE_VISITS, 0.9);
+    if (a->base < MIN_VISITS) {
+        a->base = MIN_VISITS; /* a paying account is not silent for weeks */
+    }
     if (plans[t0.plan].features > 5) {
         a->api_ratio = rng_lognormal(r, 0.5, 0.6);
     } else if (plans[t0.plan].features > 3 && rng_chance(r, 0.25)) {
         a->api_ratio = rng_lognormal(r, 0.3, 0.6);
     }
-    gamma_init(&a->gp, arch == CHURN_GEN_NOISY_RETAINED ? 0.6 : 3.0);
+    /* day-to-day overdispersion: a gamma multiplier with shape k (CV
+     * 1/sqrt(k)) under the Poisson count; bursty for noisy accounts */
+    gamma_init(&a->gp, arch == CHURN_GEN_NOISY_RETAINED ? 0.6 : 8.0);
     a->low = 1.0;
 
     bill.dom = rng_range(r, 1, 28);
