@@ -406,7 +406,7 @@ START_TEST(test_truth_matches_events)
 {
     const uint32_t n_acct = 1500;
     struct churn_gen *g =
-        make_gen(consistency_seeds[_i], n_acct, 120, 250000, 0);
+        make_gen(consistency_seeds[_i], n_acct, 120, 120000, 0);
     struct acct_seen *s = calloc(n_acct, sizeof(*s));
     const char *line;
     size_t len;
@@ -919,9 +919,9 @@ static const struct {
     uint64_t events;
 } scale_cases[] = {
     { "500 accounts, 50k events", 500, 60, 50000 },
-    { "2000 accounts, 400k events", 2000, 120, 400000 },
+    { "2000 accounts, 200k events", 2000, 120, 200000 },
     { "5000 accounts, 150k events, 30 days", 5000, 30, 150000 },
-    { "100 accounts, 300k events", 100, 120, 300000 },
+    { "100 accounts, 150k events", 100, 120, 150000 },
 };
 
 START_TEST(test_events_scaling)
@@ -947,7 +947,7 @@ END_TEST
 /* A few accounts produce most of the events. */
 START_TEST(test_activity_skew)
 {
-    struct churn_gen *g = make_gen(4, 1000, 60, 0, 0);
+    struct churn_gen *g = make_gen(4, 1000, 60, 100000, 0);
     uint64_t *per = calloc(1000, sizeof(*per)), total = 0, top = 0;
     const char *line;
     size_t len;

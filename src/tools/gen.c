@@ -2507,8 +2507,10 @@ static bool refill(struct churn_gen *g)
             g->stage = ST_DONE;
             return false;
         }
-        memmove(g->pend, g->pend + g->ready_end,
-                (g->pend_n - g->ready_end) * sizeof(*g->pend));
+        if (g->pend_n > g->ready_end) {
+            memmove(g->pend, g->pend + g->ready_end,
+                    (g->pend_n - g->ready_end) * sizeof(*g->pend));
+        }
         g->pend_n -= g->ready_end;
         g->ready_pos = g->ready_end = 0;
 
