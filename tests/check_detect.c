@@ -56,6 +56,11 @@ static void drop_story(struct et *t, int base, int recent)
     et_advance(t, ET_DAYS(35));
 }
 
+/* The threshold logic, with the dispersion floor at 1 (a Poisson count):
+ * test_drop_dispersion_floor covers the default floor. */
+static const char *const poisson[] = { "rule.engagement_drop.min_dispersion=1",
+                                       NULL };
+
 static const struct {
     const char *name;
     int base, recent;
@@ -72,7 +77,7 @@ START_TEST(test_drop_threshold)
 {
     struct et t;
 
-    et_init(&t, NULL);
+    et_init(&t, poisson);
     drop_story(&t, drop_cases[_i].base, drop_cases[_i].recent);
     ck_assert_msg(et_alerts(&t, "engagement_drop", "firing") ==
                       (drop_cases[_i].fires ? 1u : 0u),
@@ -108,11 +113,33 @@ START_TEST(test_drop_threshold)
 }
 END_TEST
 
+START_TEST(test_drop_dispersion_floor)
+{
+    struct et t;
+
+    /* 12 -> 6 a day is z = -42 / sqrt(3 * 84 * 1.25) = -2.37 with the
+     * default floor phi >= 3: not enough evidence; 40 -> 20 is -4.3 */
+    et_init(&t, NULL);
+    drop_story(&t, 12, 6);
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
+    et_release(&t);
+    et_init(&t, NULL);
+    drop_story(&t, 40, 20);
+    json_t *a = et_alert(&t, "engagement_drop", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_double_eq_tol(num(evidence(a), "dispersion"), 3, 1e-9);
+    ck_assert_double_eq_tol(num(evidence(a), "z"),
+                            round(-140 / sqrt(3 * 280 * 1.25) * 100) / 100,
+                            1e-9);
+    et_release(&t);
+}
+END_TEST
+
 START_TEST(test_drop_once_hysteresis_resolve)
 {
     struct et t;
 
-    et_init(&t, NULL);
+    et_init(&t, poisson);
     drop_story(&t, 12, 6);
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
     /* day 35 still low, then back to 12/day from day 36 */
@@ -168,12 +195,12 @@ START_TEST(test_inactivity_from_watermark)
         et_usage_day(&t, "i", d, 3, 1);
     }
     /* no more events for the account; time moves by the watermark only */
-    et_advance(&t, ET_DAYS(34));
+    et_advance(&t, ET_DAYS(30));
     ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
-    et_advance(&t, ET_DAYS(35));
+    et_advance(&t, ET_DAYS(31));
     ck_assert_uint_eq(et_alerts(&t, "inactivity", "firing"), 1);
     json_t *a = et_alert(&t, "inactivity", "firing", 0);
-    ck_assert_int_eq((int)num(evidence(a), "days_inactive"), 14);
+    ck_assert_int_eq((int)num(evidence(a), "days_inactive"), 10);
     ck_assert_int_eq((int)num(evidence(a), "active_days_before"), 21);
     ck_assert_double_eq_tol(num(evidence(a), "gap_probability"), 0, 1e-12);
     ck_assert_str_eq(str(a, "churn_kind"), "passive");
@@ -449,9 +476,9 @@ static const struct {
     int per_day;
     bool fires;
 } trial_cases[] = {
-    { "4 days before the end: too early", 10, 0, false },
-    { "3 days before the end, idle trial fires", 11, 0, true },
-    { "3 days before the end, active trial is quiet", 11, 40, false },
+    { "11 days before the end: too early", 3, 0, false },
+    { "10 days before the end, idle trial fires", 4, 0, true },
+    { "10 days before the end, active trial is quiet", 4, 40, false },
 };
 
 START_TEST(test_trial_low_activation)
@@ -472,6 +499,59 @@ START_TEST(test_trial_low_activation)
     ck_assert_msg(et_alerts(&t, "trial_low_activation", "firing") ==
                       (trial_cases[_i].fires ? 1u : 0u),
                   "%s", trial_cases[_i].name);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_trial_low_activity_vs_plan)
+{
+    struct et t;
+    char extra[128];
+    char id[16];
+
+    /* six established `team` accounts at 20 events a day and 3 seats form
+     * the cohort; a 3-seat trial doing a quarter of that fires, one doing
+     * as much does not */
+    et_init(&t, NULL);
+    for (int a = 0; a < 6; a++) {
+        snprintf(id, sizeof(id), "est%d", a);
+        et_ev(&t, "subscription.created", id, ET_DAYS(0) + a,
+              "\"plan\":\"team\",\"mrr\":100,\"currency\":\"USD\",\"seats\":3");
+    }
+    char trial[128];
+    snprintf(trial, sizeof(trial),
+             "\"plan\":\"team\",\"seats\":3,\"effective_at\":%lld",
+             (long long)ET_DAYS(44));
+    /* in event-time order: twenty slots a day, accounts interleaved */
+    for (int d = 0; d < 35; d++) {
+        if (d == 30) {
+            et_ev(&t, "subscription.trial_started", "slow",
+                  ET_DAYS(30) + ET_HOUR, trial);
+            et_ev(&t, "subscription.trial_started", "keen",
+                  ET_DAYS(30) + ET_HOUR, trial);
+        }
+        for (int k = 0; k < 20; k++) {
+            int64_t ts = ET_DAYS(d) + 8 * ET_HOUR + k * 20 * ET_MIN(1);
+            for (int a = 0; a < 8; a++) {
+                if (a >= 6 && (d < 30 || (a == 6 && k % 4 != 0))) {
+                    continue; /* trials from day 30; "slow" a quarter */
+                }
+                snprintf(id, sizeof(id), "est%d", a);
+                snprintf(extra, sizeof(extra),
+                         "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 3,
+                         k % 3);
+                et_ev(&t, "usage.feature_used",
+                      a == 6 ? "slow" : a == 7 ? "keen" : id, ts + a, extra);
+            }
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    json_t *a = et_alert(&t, "trial_low_activation", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(str(a, "account_id"), "slow");
+    ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(34));
+    ck_assert_double_eq_tol(num(evidence(a), "activity_vs_plan"), 0.25, 1e-3);
+    ck_assert_uint_eq(et_alerts(&t, "trial_low_activation", "firing"), 1);
     et_release(&t);
 }
 END_TEST
@@ -646,6 +726,7 @@ static Suite *churn_detect_suite(void)
 
     tcase_add_loop_test(tc, test_drop_threshold, 0,
                         sizeof(drop_cases) / sizeof(drop_cases[0]));
+    tcase_add_test(tc, test_drop_dispersion_floor);
     tcase_add_test(tc, test_drop_once_hysteresis_resolve);
     tcase_add_test(tc, test_drop_weekend_is_not_a_drop);
     tcase_add_test(tc, test_inactivity_from_watermark);
@@ -661,6 +742,7 @@ static Suite *churn_detect_suite(void)
     tcase_add_test(tc, test_pause_silences_usage_rules);
     tcase_add_loop_test(tc, test_trial_low_activation, 0,
                         sizeof(trial_cases) / sizeof(trial_cases[0]));
+    tcase_add_test(tc, test_trial_low_activity_vs_plan);
     tcase_add_test(tc, test_feature_abandonment);
     tcase_add_loop_test(tc, test_detractor, 0,
                         sizeof(detractor_cases) / sizeof(detractor_cases[0]));

@@ -367,8 +367,10 @@ START_TEST(test_score_worked_example)
     ck_assert_double_eq_tol(f.base_daily_mean, 12, 1e-9);
     ck_assert_double_eq_tol(f.expected, 84, 1e-9);
     ck_assert_double_eq_tol(f.ratio, 0.5, 1e-9);
-    ck_assert_double_eq_tol(f.dispersion, 1, 1e-9);
-    ck_assert_double_eq_tol(f.z, (42 - 84) / sqrt(84), 1e-9);
+    /* a steady baseline estimates phi = 1; the floor makes it 3 */
+    ck_assert_double_eq_tol(f.dispersion, 3, 1e-9);
+    ck_assert_double_eq_tol(f.z, (42 - 84) / sqrt(3 * 84 * (1 + 7.0 / 28)),
+                            1e-9);
     ck_assert_double_eq_tol(f.activity, 0.5, 1e-9);
     ck_assert_int_eq(f.days_since_usage, 0);
     ck_assert_double_eq_tol(f.recency, 1, 1e-9);

@@ -133,6 +133,7 @@ struct churn_config {
     double drop_resolve_ratio;  /* rule.engagement_drop.resolve_ratio */
     double drop_min_expected;   /* rule.engagement_drop.min_expected */
     double drop_z;              /* rule.engagement_drop.z */
+    double drop_min_dispersion; /* rule.engagement_drop.min_dispersion */
     int64_t inactivity_after_ms;     /* rule.inactivity.after */
     double inactivity_max_gap_p;     /* rule.inactivity.max_gap_probability */
     uint32_t failure_streak;         /* rule.payment_failure_streak.failures */
@@ -141,6 +142,7 @@ struct churn_config {
     double downgrade_contraction;    /* rule.downgrade.contraction */
     int64_t trial_before_ms;         /* rule.trial_low_activation.before */
     double trial_max_engagement;     /* rule.trial_low_activation.max_engagement */
+    double trial_max_activity;       /* rule.trial_low_activation.max_activity */
     char key_features[CHURN_MAX_KEY_FEATURES][CHURN_NAME_MAX];
     size_t key_feature_cnt;          /* rule.feature_abandonment.features */
     int64_t abandon_after_ms;        /* rule.feature_abandonment.unused */

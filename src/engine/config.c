@@ -212,9 +212,12 @@ static const struct key_desc keys[] = {
         "14", "expected recent count needed before a drop is judged"),
     DEC("rule.engagement_drop.z", drop_z, 0, 10, "3",
         "how many standard deviations below expected a drop must be"),
+    DEC("rule.engagement_drop.min_dispersion", drop_min_dispersion, 1, 100,
+        "3", "floor on the count's variance-to-mean ratio (events come in "
+        "bursts per visit)"),
     RULE(CHURN_RULE_INACTIVITY, "inactivity", "warning", "7d"),
     DUR("rule.inactivity.after", inactivity_after_ms, MS_HOUR, 365 * MS_DAY,
-        "14d", "fire after this long without usage (event time)"),
+        "10d", "fire after this long without usage (event time)"),
     DEC("rule.inactivity.max_gap_probability", inactivity_max_gap_p, 0, 1,
         "0.0001", "and only when a gap this long is this unlikely for the "
         "account's own share of active days"),
@@ -235,9 +238,12 @@ static const struct key_desc keys[] = {
     RULE(CHURN_RULE_TRIAL_LOW_ACTIVATION, "trial_low_activation", "warning",
          "7d"),
     DUR("rule.trial_low_activation.before", trial_before_ms, MS_HOUR,
-        60 * MS_DAY, "3d", "judge a trial this long before it ends"),
+        60 * MS_DAY, "10d", "judge a trial this long before it ends"),
     DEC("rule.trial_low_activation.max_engagement", trial_max_engagement, 0,
-        100, "30", "fire when engagement is at most this"),
+        100, "30", "fire when the trial's engagement is below this, or"),
+    DEC("rule.trial_low_activation.max_activity", trial_max_activity, 0, 1,
+        "0.5", "... when its activity is at most this share of its plan's "
+        "established accounts"),
     RULE(CHURN_RULE_FEATURE_ABANDONMENT, "feature_abandonment", "info", "14d"),
     LIST("rule.feature_abandonment.features", KT_NAMES, key_features,
          key_feature_cnt, CHURN_MAX_KEY_FEATURES, "",

@@ -314,10 +314,14 @@ static void write_evidence(struct churn_engine *eng,
                       (acc->trial_end_ms - at_ms) / CHURN__DAY_MS);
         churn__jw_num(w, "engagement", f ? f->engagement : 0, 1);
         churn__jw_num(w, "threshold", c->trial_max_engagement, 1);
-        snprintf(sum, sum_len, "trial ends %s with engagement %.1f (below "
-                 "%.0f)",
+        churn__jw_num(w, "activity_vs_plan", f ? f->ratio : 0, 3);
+        churn__jw_num(w, "expected_recent", f ? f->expected : 0, 2);
+        churn__jw_num(w, "recent_events", f ? f->recent_events : 0, 0);
+        churn__jw_num(w, "max_activity", c->trial_max_activity, 3);
+        snprintf(sum, sum_len, "trial ends %s: engagement %.1f, activity "
+                 "%.0f%% of its plan's accounts",
                  churn_ts_format(acc->trial_end_ms, t),
-                 f ? f->engagement : 0, c->trial_max_engagement);
+                 f ? f->engagement : 0, f ? 100 * f->ratio : 0);
         break;
     }
     case CHURN_RULE_FEATURE_ABANDONMENT: {
@@ -534,9 +538,11 @@ void churn__detect_boundary(struct churn_engine *eng,
     fire = acc->status == CHURN__ST_TRIALING &&
            acc->trial_end_ms > at_ms &&
            acc->trial_end_ms - at_ms <= c->trial_before_ms &&
-           f->engagement < c->trial_max_engagement;
+           (f->engagement < c->trial_max_engagement ||
+            (f->expected > 0 && f->ratio <= c->trial_max_activity));
     clear = acc->status != CHURN__ST_TRIALING ||
-            f->engagement >= c->trial_max_engagement + 10;
+            (f->engagement >= c->trial_max_engagement + 10 &&
+             (f->expected <= 0 || f->ratio > c->trial_max_activity + 0.1));
     rule_step(eng, acc, CHURN_RULE_TRIAL_LOW_ACTIVATION, fire, clear, paused,
               at_ms, f, "cleared");
 
@@ -552,8 +558,8 @@ void churn__detect_boundary(struct churn_engine *eng,
     /* health_critical, resolving only 5 points above the band */
     fire = f->band == CHURN__BAND_CRITICAL;
     clear = f->health >= c->score_band_at_risk + 5;
-    rule_step(eng, acc, CHURN_RULE_HEALTH_CRITICAL, fire, clear, false, at_ms,
-              f, "cleared");
+    rule_step(eng, acc, CHURN_RULE_HEALTH_CRITICAL, fire, clear, canceling,
+              at_ms, f, "cleared");
 
     /* one-off facts stay open for a window, then resolve */
     if (is_firing(acc, CHURN_RULE_DOWNGRADE) &&

@@ -4,6 +4,7 @@
  * reorder heap for order-sensitive events, and the watermark that drives
  * boundary evaluation (see internal.h for the invariants).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -609,10 +610,10 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
             continue;
         }
         churn__figures_compute(eng, acc, boundary, &f);
-        if (!f.insufficient) {
+        if (!f.insufficient && f.base_daily_mean > 0) {
             int32_t seats = acc->seats > 0 ? acc->seats : 1;
-            eng->cohort[acc->plan].sum_per_seat +=
-                f.base_daily_mean / (double)seats;
+            eng->cohort[acc->plan].sum_log_per_seat +=
+                log(f.base_daily_mean / (double)seats);
             eng->cohort[acc->plan].cnt++;
         }
     }

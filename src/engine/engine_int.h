@@ -64,8 +64,11 @@ struct churn__figures {
     uint8_t band;
 };
 
+/* A plan's typical activity: the geometric mean of its established
+ * accounts' baseline daily events per seat (account activity is heavy-
+ * tailed; the arithmetic mean sits well above the typical account). */
 struct churn__cohort {
-    double sum_per_seat; /* sum of baseline daily means per seat */
+    double sum_log_per_seat; /* sum of ln(baseline daily mean per seat) */
     uint32_t cnt;
 };
 

@@ -265,9 +265,15 @@ void churn__figures_compute(struct churn_engine *eng,
         f->expected = f->base_daily_mean * f->recent_n;
         f->dispersion =
             dispersion(base_x, f->base_avail, period, f->base_daily_mean);
+        if (f->dispersion < cfg->drop_min_dispersion) {
+            f->dispersion = cfg->drop_min_dispersion;
+        }
         f->ratio = f->recent_events / f->expected;
+        /* Two-sample count test: E is itself estimated from base_avail
+         * days, so Var(R - E) = phi * E * (1 + recent_n / base_avail). */
         f->z = (f->recent_events - f->expected) /
-               sqrt(f->dispersion * f->expected);
+               sqrt(f->dispersion * f->expected *
+                    (1 + (double)f->recent_n / f->base_avail));
         f->activity = clamp01(f->ratio);
         f->breadth = f->features_base_weekly > 0
                          ? clamp01(f->features_recent / f->features_base_weekly)
@@ -285,9 +291,10 @@ void churn__figures_compute(struct churn_engine *eng,
             observed = 1;
         }
         f->dispersion = 1;
-        if (c->cnt >= 5 && c->sum_per_seat > 0) {
+        if (c->cnt >= 5) {
             double seats = acc->seats > 0 ? acc->seats : 1;
-            f->expected = c->sum_per_seat / c->cnt * seats * (double)observed;
+            f->expected = exp(c->sum_log_per_seat / c->cnt) * seats *
+                          (double)observed;
             f->ratio = f->recent_events / f->expected;
             f->activity = clamp01(f->ratio);
         } else {

@@ -39,8 +39,8 @@
 #define EVENTS_PER_VISIT  3.5 /* login + session + 0..3 features */
 #define OVERSIZE_PAD      70000
 #define LINE_CAP          (OVERSIZE_PAD + 4096)
-#define BASE_VISITS       0.14 /* median weekday visits per active user^0.8 */
-#define MIN_VISITS        1.2  /* weekday visits of the quietest accounts */
+#define BASE_VISITS       0.4  /* median weekday visits per active user^0.8 */
+#define MIN_VISITS        2.0  /* weekday visits of the quietest accounts */
 
 /* ---------------------------------------------------------------- world */
 
@@ -1220,7 +1220,9 @@ static void plan_account(struct churn_gen *g,
         int64_t eff = billing_after(bill, dec_ms);
         int reason;
         if (arch == CHURN_GEN_GRADUAL_DISENGAGE) {
-            int64_t s = x - rng_range(r, 21, 49);
+            /* usage fades over 5-10 weeks and is mostly gone 1-2 weeks
+             * before the customer decides */
+            int64_t s = x - rng_range(r, 35, 70);
             static const uint32_t rw[3] = { 50, 30, 20 };
             static const int rs[3] = { RS_NOT_USING, RS_TOO_EXPENSIVE,
                                        RS_MISSING_FEATURES };
@@ -1239,7 +1241,8 @@ static void plan_account(struct churn_gen *g,
             }
             fb_until = g->start_ms + (int64_t)a->d1 * DAY_MS;
         } else if (arch == CHURN_GEN_SUDDEN_DROP) {
-            int64_t y = x - rng_range(r, 7, 21);
+            /* usage stops 2-5 weeks before the cancellation is filed */
+            int64_t y = x - rng_range(r, 14, 35);
             static const uint32_t rw[3] = { 50, 30, 20 };
             static const int rs[3] = { RS_SWITCHED, RS_BUDGET_CUT,
                                        RS_COMPANY_CLOSED };
@@ -1283,7 +1286,12 @@ static void plan_account(struct churn_gen *g,
                      RS_COST_REVIEW, change_ms, -1);
             fb_until = change_ms;
         }
-        a->d2 = (int32_t)x;
+        a->d2 = (int32_t)(arch == CHURN_GEN_GRADUAL_DISENGAGE
+                              ? x - rng_range(r, 7, 14)
+                              : x);
+        if (a->d2 <= a->d1) {
+            a->d2 = a->d1 + 1;
+        }
         life_sub(g, i, CHURN_EV_SUB_CANCEL_SCHEDULED, dec_ms,
                  change_ms <= dec_ms ? t1 : t0, reason, eff, 1);
         if (eff < g->end_ms) {
@@ -1302,10 +1310,15 @@ static void plan_account(struct churn_gen *g,
         int64_t x = rng_range(r, ilo, ihi);
         bool hard = rng_chance(r, 0.25);
         if (hard) {
-            int64_t f_day = billable_day(g, x - rng_range(r, 0, 2));
+            /* no retry on a hard decline; the invoice stays open through
+             * the dunning window (1-2 weeks), then the subscription lapses
+             * around day x */
+            int64_t lag = rng_range(r, 7, 14);
+            int64_t f_day = billable_day(g, x - lag - rng_range(r, 0, 2));
             bill.dom = dom_of(g->start_ms + f_day * DAY_MS);
             int64_t f = g->start_ms + f_day * DAY_MS + bill.tod;
-            int64_t exp_ms = in_span(g, f + rng_range(r, HOUR_MS, 2 * DAY_MS));
+            int64_t exp_ms = in_span(g, f + lag * DAY_MS +
+                                            rng_range(r, HOUR_MS, DAY_MS));
             int code = rng_chance(r, 0.5) ? DC_FRAUD : DC_STOLEN;
             if (rng_chance(r, 0.3)) {
                 life_pay(g, i, CHURN_EV_PAY_CHARGEBACK,
@@ -1321,7 +1334,8 @@ static void plan_account(struct churn_gen *g,
             bool recover = rng_chance(r, 0.4);
             int32_t n_fail = recover ? (int32_t)rng_range(r, 2, 3)
                                      : (int32_t)rng_range(r, 3, 4);
-            int64_t span = rng_range(r, 7, 21);
+            /* a dunning cycle: retries over 2-4 weeks */
+            int64_t span = rng_range(r, 14, 28);
             int64_t f_day = billable_day(g, x - span);
             bill.dom = dom_of(g->start_ms + f_day * DAY_MS);
             int64_t f = g->start_ms + f_day * DAY_MS + bill.tod;
