@@ -211,7 +211,8 @@ struct churn__tp {
     int32_t partition;
     struct churn_track *track;
     struct churn__part *part;
-    int64_t stored; /* last offset handed to offsets_store, -1 none */
+    int64_t stored;    /* last offset handed to offsets_store, -1 none */
+    int64_t committed; /* last offset committed synchronously, -1 none */
     bool at_eof;
 };
 

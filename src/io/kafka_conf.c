@@ -59,6 +59,43 @@ static const struct forced producer_forced[] = {
       "exactly-once (transactions) is not supported yet" },
 };
 
+/*
+ * kafka.* goes to both clients, but a property only one side understands
+ * makes the other log a CONFWARN at every start; these are skipped on the
+ * side that would ignore them anyway.
+ */
+static const char *const consumer_only[] = {
+    "group.id", "group.instance.id", "session.timeout.ms",
+    "heartbeat.interval.ms", "auto.offset.reset", "enable.auto.commit",
+    "auto.commit.interval.ms", "partition.assignment.strategy",
+    "max.poll.interval.ms", "isolation.level", "fetch.min.bytes",
+    "fetch.max.bytes", "fetch.wait.max.ms", "max.partition.fetch.bytes",
+    "queued.min.messages", "queued.max.messages.kbytes", "check.crcs",
+    NULL,
+};
+
+static const char *const producer_only[] = {
+    "acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms",
+    "queue.buffering.max.messages", "queue.buffering.max.kbytes",
+    "compression.type", "compression.codec", "batch.size",
+    "batch.num.messages", "enable.idempotence", "partitioner",
+    "message.timeout.ms", "delivery.timeout.ms", "request.timeout.ms",
+    "message.send.max.retries", "retries", "transactional.id",
+    NULL,
+};
+
+static bool other_side_only(bool consumer, const char *name)
+{
+    const char *const *list = consumer ? producer_only : consumer_only;
+
+    for (size_t i = 0; list[i] != NULL; i++) {
+        if (strcmp(list[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static const char *prefix(int side)
 {
     switch (side) {
@@ -135,7 +172,8 @@ enum churn_err churn_kafka_conf_build(const struct churn_config *cfg,
         int want = pass == 0 ? CHURN_KAFKA_BOTH : mine;
         for (size_t i = 0; i < cfg->kafka_prop_cnt && rc == CHURN_OK; i++) {
             const struct churn_kafka_prop *p = &cfg->kafka_props[i];
-            if ((int)p->side != want) {
+            if ((int)p->side != want ||
+                (want == CHURN_KAFKA_BOTH && other_side_only(consumer, p->name))) {
                 continue;
             }
             rc = check_forced(forced, forced_cnt, p, err);

@@ -173,6 +173,7 @@ static enum churn_err tp_add(struct churn__run *r, const char *topic,
     snprintf(tp->topic, sizeof(tp->topic), "%s", topic);
     tp->partition = partition;
     tp->stored = -1;
+    tp->committed = -1;
     tp->track = churn_track_new();
     tp->part = tp->track != NULL ? part_get(r, partition, err) : NULL;
     if (tp->part == NULL) {
@@ -285,9 +286,9 @@ static void commit_sync(struct churn__run *r,
     for (size_t i = 0; i < r->tp_cnt; i++) {
         struct churn__tp *tp = r->tps[i];
         int64_t off = churn_track_committable(tp->track);
-        if (off < 0 || (only != NULL && rd_kafka_topic_partition_list_find(
-                                            only, tp->topic, tp->partition) ==
-                                            NULL)) {
+        if (off < 0 || off == tp->committed ||
+            (only != NULL && rd_kafka_topic_partition_list_find(
+                                 only, tp->topic, tp->partition) == NULL)) {
             continue;
         }
         rd_kafka_topic_partition_list_add(l, tp->topic, tp->partition)
@@ -300,9 +301,19 @@ static void commit_sync(struct churn__run *r,
                       l->cnt, rd_kafka_err2str(e));
         }
         for (int i = 0; i < l->cnt; i++) {
+            rd_kafka_topic_partition_t *c = &l->elems[i];
+            struct churn__tp *tp = churn__in_find(r, c->topic, c->partition);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR ||
+                c->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                churn_log(CHURN_LOG_WARN,
+                          "partition %s[%d]: commit of offset %lld failed: %s",
+                          c->topic, (int)c->partition, (long long)c->offset,
+                          rd_kafka_err2str(c->err != 0 ? c->err : e));
+                continue;
+            }
+            tp->committed = c->offset;
             churn_log(CHURN_LOG_INFO, "partition %s[%d]: committed offset %lld",
-                      l->elems[i].topic, (int)l->elems[i].partition,
-                      (long long)l->elems[i].offset);
+                      c->topic, (int)c->partition, (long long)c->offset);
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
