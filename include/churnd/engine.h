@@ -136,6 +136,14 @@ enum churn_err churn_engine_advance(struct churn_engine *eng,
                                     int64_t watermark_ms,
                                     struct churn_error *err);
 
+/*
+ * End of input (a replay's last line): advances the watermark to the newest
+ * event time seen, as if the allowed lateness had passed, so every waiting
+ * event is applied and every boundary up to it evaluated.
+ */
+enum churn_err churn_engine_finish(struct churn_engine *eng,
+                                   struct churn_error *err);
+
 /* The outputs collected since the last clear. */
 size_t churn_engine_outputs(const struct churn_engine *eng,
                             const struct churn_output **out);

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CHURN_ENGINE_INT_H
+#define CHURN_ENGINE_INT_H
+
+/*
+ * struct churn_engine and the calls between engine.c (input, dedupe,
+ * reorder, watermark), facts.c (subscription/payment/feedback state),
+ * score.c (figures and scores) and detect.c (rules, alerts, signals).
+ */
+
+#include "churnd/engine.h"
+#include "emit.h"
+#include "internal.h"
+
+/* Bounded set of recent event_id hashes (64-bit xxh3; a false duplicate
+ * needs a 64-bit collision among the ids inside the horizon). */
+struct churn__dedupe {
+    uint64_t *set; /* open addressing, 0 = empty */
+    size_t set_mask;
+    size_t set_cnt;
+    struct dd_entry {
+        uint64_t hash;
+        int64_t ts_ms;
+    } *fifo; /* arrival order */
+    size_t fifo_cap, fifo_head, fifo_cnt;
+    size_t capacity; /* input.dedupe_capacity */
+};
+
+/* An order-sensitive event waiting for the watermark: an owned copy. */
+struct churn__pending {
+    struct churn_event ev; /* views into buf */
+    char *buf;
+    uint64_t seq;
+};
+
+struct churn__heap {
+    struct churn__pending *v;
+    size_t cnt, cap;
+};
+
+/* The figures behind an account's scores at one boundary. */
+struct churn__figures {
+    int32_t boundary;       /* first incomplete bucket */
+    bool insufficient;      /* no usable baseline */
+    uint32_t recent_n, base_n, base_avail;
+    double recent_events;   /* R */
+    double base_events;     /* S */
+    double base_daily_mean; /* mu */
+    double expected;        /* E = mu * recent_n, or the cohort's */
+    double ratio;           /* R / E */
+    double dispersion;      /* phi */
+    double z;               /* (R - E) / sqrt(phi E) */
+    double users_recent, users_base_weekly;
+    double features_recent, features_base_weekly;
+    int32_t days_since_usage;
+    uint64_t logins_recent, session_min_recent, api_calls_recent;
+    uint16_t key_used_base;   /* feature bits seen in the baseline */
+    uint16_t key_used_lately; /* ... in the last rule.feature_abandonment.unused */
+    /* components, 0..100 */
+    double activity, breadth, users, recency;
+    double engagement, payment, subscription, feedback, health;
+    uint8_t band;
+};
+
+struct churn__cohort {
+    double sum_per_seat; /* sum of baseline daily means per seat */
+    uint32_t cnt;
+};
+
+struct churn_engine {
+    struct churn_config cfg; /* copy; kafka_props not owned (NULL) */
+    churn_geo_fn geo;
+    void *geo_ctx;
+    struct churn_decoder *dec;
+    struct churn__table *accounts;
+    struct churn__dedupe dedupe;
+    struct churn__heap pending;
+    struct churn__intern intern;
+    struct churn__outq out;
+    struct churn__jw jw;
+    struct churn_engine_stats stats;
+    uint32_t ring_len;
+    int64_t max_ts;
+    int32_t evaluated; /* last boundary evaluated; INT32_MIN: none */
+    uint64_t seq;
+    uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
+    struct churn__cohort *cohort; /* per plan intern id */
+    struct churn__account **order; /* scratch for sorted evaluation */
+    size_t order_cap;
+};
+
+int32_t churn__bucket_of(const struct churn_engine *eng, int64_t ts_ms);
+int64_t churn__bucket_start(const struct churn_engine *eng, int32_t b);
+
+/* facts.c: applies a released order-sensitive event. */
+void churn__facts_apply(struct churn_engine *eng, struct churn__account *acc,
+                        const struct churn_event *ev);
+
+/* score.c */
+void churn__figures_compute(struct churn_engine *eng,
+                            struct churn__account *acc, int32_t boundary,
+                            struct churn__figures *f);
+const char *churn__band_name(uint8_t band);
+
+/* detect.c */
+void churn__detect_boundary(struct churn_engine *eng,
+                            struct churn__account *acc,
+                            const struct churn__figures *f, int64_t at_ms);
+void churn__alert_fire(struct churn_engine *eng, struct churn__account *acc,
+                       enum churn_rule rule, int64_t at_ms,
+                       const struct churn__figures *f);
+void churn__alert_resolve(struct churn_engine *eng,
+                          struct churn__account *acc, enum churn_rule rule,
+                          int64_t at_ms, const char *outcome);
+bool churn__rule_can_fire(const struct churn_engine *eng,
+                          const struct churn__account *acc,
+                          enum churn_rule rule, int64_t at_ms);
+void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
+                         const struct churn__figures *f, int64_t at_ms);
+
+/* Calendar helpers: the year*12+month-1 of ms (UTC), and the first instant
+ * after card month ym (a card is valid through the end of its month). */
+int32_t churn__ym_of(int64_t ms);
+int64_t churn__ym_end_ms(int32_t ym);
+/* True when the account's card ends within rule.card_expiring.within of
+ * at_ms, or has already ended, and no newer card was seen. */
+bool churn__card_expires_within(const struct churn_engine *eng,
+                                const struct churn__account *acc,
+                                int64_t at_ms);
+
+/* Decline code classes (DESIGN §7: one table). */
+enum churn__decline_class {
+    CHURN__DECLINE_SOFT,
+    CHURN__DECLINE_HARD,
+    CHURN__DECLINE_NEW_CARD,
+};
+enum churn__decline_class churn__decline_classify(struct churn_str code);
+const char *churn__decline_class_name(enum churn__decline_class c);
+
+#endif

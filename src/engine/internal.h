@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CHURN_ENGINE_INTERNAL_H
+#define CHURN_ENGINE_INTERNAL_H
+
+/*
+ * Internals shared by the engine's stage files (churn__ prefix). Nothing here
+ * is part of the public API.
+ *
+ * Invariants:
+ * - An account's state is one fixed-size block: struct churn__account plus a
+ *   ring of window.buckets buckets stored column-wise (see ring accessors).
+ *   Nothing in it grows with the account's event count.
+ * - Usage events update only commutative state (bucket sums, bitmap ORs, max
+ *   and min times), so their arrival order inside the lateness bound does not
+ *   matter. Subscription, payment and feedback events are order-sensitive;
+ *   they wait in a reorder heap and are applied in (ts, event_id) order once
+ *   the watermark passes them.
+ * - Scores and time-driven rules are evaluated only when the watermark
+ *   crosses a bucket boundary, over completed buckets, and the outputs of one
+ *   boundary are ordered by account hash and id: the output sequence is a
+ *   function of the input set, not of the arrival order.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "churnd/engine.h"
+
+#define CHURN__DAY_MS 86400000LL
+
+/* Formatting is not I/O: declared here so the engine needs no <stdio.h>
+ * (tests/engine_purity.sh checks no stdio call is linked in). */
+int snprintf(char *str, size_t size, const char *format, ...);
+
+enum churn__status {
+    CHURN__ST_NONE, /* no subscription event seen yet */
+    CHURN__ST_TRIALING,
+    CHURN__ST_ACTIVE,
+    CHURN__ST_PAUSED,
+    CHURN__ST_CANCEL_SCHEDULED,
+    CHURN__ST_CANCELED,
+    CHURN__ST_EXPIRED,
+};
+
+enum churn__band {
+    CHURN__BAND_HEALTHY,
+    CHURN__BAND_WATCH,
+    CHURN__BAND_AT_RISK,
+    CHURN__BAND_CRITICAL,
+    CHURN__BAND_NONE, /* not scored yet */
+};
+
+enum churn__acct_flag {
+    CHURN__AF_HARD_DECLINE = 1u << 0,  /* last failure was a hard decline */
+    CHURN__AF_INVOLUNTARY = 1u << 1,   /* cancellation not voluntary */
+    CHURN__AF_SCORED = 1u << 2,        /* a signal was emitted */
+    CHURN__AF_NEEDS_NEW_CARD = 1u << 3, /* last decline asks for a new card */
+};
+
+/* Interned strings (plans, currencies, decline codes, reasons): id 0 is
+ * "none"; when the table is full new strings map to CHURN__INTERN_OTHER. */
+#define CHURN__INTERN_MAX   1024
+#define CHURN__INTERN_OTHER 1
+
+struct churn__intern {
+    char *str[CHURN__INTERN_MAX];
+    uint16_t len[CHURN__INTERN_MAX];
+    uint16_t cnt;
+    uint16_t slots[2048]; /* open addressing over ids; 0 = empty */
+};
+
+/*
+ * A rule's lifecycle in one int64: while the rule fires, the event time it
+ * started (since); while idle, the event time before which it may not fire
+ * again (cool-down). `firing` in the account says which meaning applies.
+ */
+struct churn__account {
+    uint64_t hash;
+    char *id; /* heap copy, id_len bytes, not NUL-terminated */
+    uint8_t id_len;
+    uint8_t status;      /* enum churn__status */
+    uint8_t fail_streak; /* failed payments since the last success */
+    uint8_t flags;       /* enum churn__acct_flag */
+    uint8_t band;        /* band at the last boundary */
+    uint8_t signaled_band;
+    int8_t nps;          /* last NPS, -1 none */
+    char country[2];
+    char region[3];
+    uint16_t plan;       /* interned */
+    uint16_t currency;   /* interned */
+    uint16_t decline;    /* interned, last decline code */
+    uint16_t cancel_reason;
+    uint16_t firing;     /* bit per enum churn_rule */
+    int16_t sentiment_milli; /* last ticket sentiment x 1000 */
+    float health;            /* at the last boundary */
+    float signaled_health;   /* in the last signal */
+    float engagement;        /* at the last boundary */
+    int32_t head_bucket;     /* newest bucket index in the ring */
+    int32_t first_bucket;    /* bucket of the first event */
+    int32_t last_usage_bucket; /* INT32_MIN: never */
+    int32_t card_exp_ym;       /* -1 unknown */
+    int32_t seats;
+    int32_t prev_seats;        /* before the last downgrade */
+    int64_t first_ms;
+    int64_t last_ms;           /* newest event time (idle eviction) */
+    int64_t geo_ms;            /* event time of the country we keep */
+    int64_t mrr;
+    int64_t prev_mrr;          /* before the last downgrade */
+    int64_t trial_end_ms;
+    int64_t cancel_at_ms;      /* scheduled cancellation, effective time */
+    int64_t downgrade_ms;
+    int64_t feedback_ms;       /* last detractor feedback */
+    int64_t chargeback_ms;
+    int64_t fail_ms;           /* first failure of the current streak */
+    int64_t rule_time[CHURN_RULE__COUNT];
+    unsigned char ring[];      /* see churn__ring_* */
+};
+
+/* Column layout of the ring, per bucket: events u32, api_calls u32,
+ * users bitmap u32, features bitmap u16, logins u16, session minutes u16. */
+#define CHURN__RING_BYTES_PER_BUCKET 18u
+
+struct churn__ring_view {
+    uint32_t *events;
+    uint32_t *api_calls;
+    uint32_t *users;
+    uint16_t *features;
+    uint16_t *logins;
+    uint16_t *session_min;
+};
+
+/* Number of bits of the feature bitmap reserved for configured key features;
+ * other features hash into the remaining bits. */
+#define CHURN__FEATURE_BITS 16u
+
+/* ---- table.c: account table ---- */
+
+struct churn__table;
+
+struct churn__table *churn__table_new(uint32_t ring_len, size_t max_accounts);
+void churn__table_free(struct churn__table *t);
+/* Finds the account for id, or NULL. */
+struct churn__account *churn__table_find(struct churn__table *t,
+                                         struct churn_str id, uint64_t hash);
+/* Finds or inserts (zeroed ring, fields initialised); *created tells which.
+ * At max_accounts evicts the account with the oldest last_ms first (counted
+ * in *evicted). NULL on allocation failure. */
+struct churn__account *churn__table_upsert(struct churn__table *t,
+                                           struct churn_str id, uint64_t hash,
+                                           int64_t now_ms, bool *created,
+                                           uint64_t *evicted);
+/* Removes acc (pointer invalid afterwards). */
+void churn__table_remove(struct churn__table *t, struct churn__account *acc);
+size_t churn__table_count(const struct churn__table *t);
+/* Calls fn for each account; fn may not insert or remove. */
+typedef void (*churn__table_fn)(void *ctx, struct churn__account *acc);
+void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx);
+/* Removes every account with last_ms < cutoff_ms; returns how many. */
+size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms);
+size_t churn__table_account_bytes(const struct churn__table *t);
+
+uint64_t churn__hash(const void *p, size_t len);
+
+/* ---- window.c: ring of event-time buckets ---- */
+
+struct churn__ring_view churn__ring(struct churn__account *acc,
+                                    uint32_t ring_len);
+/* Makes bucket b current (clearing slots that roll over); b must be
+ * > head - ring_len. Returns the slot of b. */
+uint32_t churn__ring_touch(struct churn__account *acc, uint32_t ring_len,
+                           int32_t b);
+/* Slot of bucket b, or -1 when b is not in the ring (future or rolled off). */
+int32_t churn__ring_slot(const struct churn__account *acc, uint32_t ring_len,
+                         int32_t b);
+/* Linear-counting estimate of the distinct items in a bitmap of m bits. */
+double churn__bitmap_estimate(uint32_t bits, unsigned m);
+
+/* ---- intern ---- */
+uint16_t churn__intern(struct churn__intern *in, struct churn_str s);
+struct churn_str churn__intern_get(const struct churn__intern *in,
+                                   uint16_t id);
+void churn__intern_release(struct churn__intern *in);
+
+#endif

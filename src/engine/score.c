@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Figures and scores of an account at a bucket boundary B: only completed
+ * buckets (< B) count. The formulas are written out in the README
+ * ("Scores"); keep the two in step.
+ *
+ *   recent   = the score.recent buckets before B          (default 7)
+ *   baseline = the score.baseline buckets before recent   (default 28)
+ */
+#include <math.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+static double clamp01(double x)
+{
+    return x < 0 ? 0 : (x > 1 ? 1 : x);
+}
+
+const char *churn__band_name(uint8_t band)
+{
+    switch (band) {
+    case CHURN__BAND_HEALTHY:
+        return "healthy";
+    case CHURN__BAND_WATCH:
+        return "watch";
+    case CHURN__BAND_AT_RISK:
+        return "at_risk";
+    case CHURN__BAND_CRITICAL:
+        return "critical";
+    default:
+        return "none";
+    }
+}
+
+/* Dispersion of the baseline's daily counts around their weekday means
+ * (quasi-Poisson phi >= 1): bursty accounts need stronger evidence. */
+static double dispersion(const double *x, uint32_t n, uint32_t period,
+                         double mean)
+{
+    double gsum[32] = { 0 }, gcnt[32] = { 0 }, ss = 0;
+    uint32_t groups = 0;
+
+    if (mean <= 0 || n < 2) {
+        return 1;
+    }
+    if (period > 32 || n < 2 * period) {
+        period = 1;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        gsum[i % period] += x[i];
+        gcnt[i % period] += 1;
+    }
+    for (uint32_t g = 0; g < period; g++) {
+        groups += gcnt[g] > 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        double d = x[i] - gsum[i % period] / gcnt[i % period];
+        ss += d * d;
+    }
+    if (n <= groups) {
+        return 1;
+    }
+    double phi = ss / (double)(n - groups) / mean;
+    return phi < 1 ? 1 : phi;
+}
+
+static double payment_component(const struct churn_engine *eng,
+                                const struct churn__account *acc,
+                                int64_t at_ms)
+{
+    double p = 100;
+    int32_t ym_now;
+
+    if (acc->flags & CHURN__AF_HARD_DECLINE) {
+        p = 0;
+    } else if (acc->fail_streak > 0) {
+        p = 100 - 40.0 * acc->fail_streak;
+    }
+    if (acc->card_exp_ym >= 0) {
+        ym_now = churn__ym_of(at_ms);
+        if (acc->card_exp_ym < ym_now) {
+            p = p < 20 ? p : 20;
+        } else if (churn__card_expires_within(eng, acc, at_ms)) {
+            p = p < 60 ? p : 60;
+        }
+    }
+    if (acc->chargeback_ms != INT64_MIN &&
+        at_ms - acc->chargeback_ms < 90 * CHURN__DAY_MS) {
+        p = 0;
+    }
+    return p < 0 ? 0 : p;
+}
+
+static double subscription_component(const struct churn_engine *eng,
+                                     const struct churn__account *acc,
+                                     int64_t at_ms)
+{
+    double s;
+
+    switch (acc->status) {
+    case CHURN__ST_TRIALING:
+        s = 80;
+        break;
+    case CHURN__ST_PAUSED:
+        s = 50;
+        break;
+    case CHURN__ST_CANCEL_SCHEDULED:
+    case CHURN__ST_CANCELED:
+    case CHURN__ST_EXPIRED:
+        s = 0;
+        break;
+    default:
+        s = 100;
+    }
+    if (s > 0 && acc->downgrade_ms != INT64_MIN &&
+        at_ms - acc->downgrade_ms < 30 * CHURN__DAY_MS &&
+        acc->prev_mrr > 0 && acc->mrr < acc->prev_mrr) {
+        double cut = (double)(acc->prev_mrr - acc->mrr) / (double)acc->prev_mrr;
+        double d = 100 * (1 - cut);
+        s = s < d ? s : d;
+    }
+    (void)eng;
+    return s;
+}
+
+static double feedback_component(const struct churn__account *acc,
+                                 int64_t at_ms)
+{
+    double f = 75; /* no feedback: neutral */
+
+    if (acc->nps >= 0) {
+        f = 10.0 * acc->nps;
+    }
+    if (acc->feedback_ms != INT64_MIN &&
+        at_ms - acc->feedback_ms < 30 * CHURN__DAY_MS &&
+        acc->sentiment_milli < 0) {
+        double t = 50 + 50 * (acc->sentiment_milli / 1000.0);
+        f = f < t ? f : t;
+    }
+    return f;
+}
+
+void churn__figures_compute(struct churn_engine *eng,
+                            struct churn__account *acc, int32_t boundary,
+                            struct churn__figures *f)
+{
+    const struct churn_config *cfg = &eng->cfg;
+    struct churn__ring_view v = churn__ring(acc, eng->ring_len);
+    double base_x[64];
+    uint32_t users_recent = 0, feat_recent = 0;
+    double users_weeks = 0, feat_weeks = 0;
+    uint32_t weeks = 0;
+    int64_t at_ms = churn__bucket_start(eng, boundary);
+    uint32_t period;
+
+    memset(f, 0, sizeof(*f));
+    f->boundary = boundary;
+    f->recent_n = (uint32_t)(cfg->score_recent_ms / cfg->window_bucket_ms);
+    f->base_n = (uint32_t)(cfg->score_baseline_ms / cfg->window_bucket_ms);
+    period = (uint32_t)(7 * CHURN__DAY_MS / cfg->window_bucket_ms);
+    if (period == 0) {
+        period = 1;
+    }
+
+    /* recent window */
+    for (uint32_t k = 1; k <= f->recent_n; k++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, boundary - (int32_t)k);
+        if (s < 0) {
+            continue;
+        }
+        f->recent_events += v.events[s];
+        f->logins_recent += v.logins[s];
+        f->session_min_recent += v.session_min[s];
+        f->api_calls_recent += v.api_calls[s];
+        users_recent |= v.users[s];
+        feat_recent |= v.features[s];
+    }
+    f->users_recent = churn__bitmap_estimate(users_recent, 32);
+    f->features_recent = churn__bitmap_estimate(feat_recent, 16);
+
+    /* baseline window, oldest first, only buckets since the first event */
+    int32_t base_end = boundary - (int32_t)f->recent_n; /* exclusive */
+    int32_t base_start = base_end - (int32_t)f->base_n;
+    if (base_start < acc->first_bucket) {
+        base_start = acc->first_bucket;
+    }
+    uint32_t wk_users = 0, wk_feat = 0, in_week = 0;
+    uint16_t key_base = 0;
+    for (int32_t b = base_start; b < base_end; b++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        double x = s < 0 ? 0 : v.events[s];
+        base_x[f->base_avail++] = x;
+        f->base_events += x;
+        if (s >= 0) {
+            wk_users |= v.users[s];
+            wk_feat |= v.features[s];
+            key_base |= v.features[s];
+        }
+        if (++in_week == period || b + 1 == base_end) {
+            if (in_week == period) {
+                users_weeks += churn__bitmap_estimate(wk_users, 32);
+                feat_weeks += churn__bitmap_estimate(wk_feat, 16);
+                weeks++;
+            }
+            wk_users = wk_feat = 0;
+            in_week = 0;
+        }
+    }
+    f->key_used_base = key_base;
+    for (int64_t k = 1; k <= cfg->abandon_after_ms / cfg->window_bucket_ms;
+         k++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len,
+                                     boundary - (int32_t)k);
+        if (s >= 0) {
+            f->key_used_lately |= v.features[s];
+        }
+    }
+    f->users_base_weekly = weeks ? users_weeks / weeks : 0;
+    f->features_base_weekly = weeks ? feat_weeks / weeks : 0;
+
+    /* days since the last usage before B */
+    f->days_since_usage = -1;
+    for (uint32_t k = 1; k <= eng->ring_len; k++) {
+        int32_t b = boundary - (int32_t)k;
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        if (b < acc->first_bucket) {
+            break;
+        }
+        if (s >= 0 && v.events[s] > 0) {
+            f->days_since_usage = (int32_t)k - 1;
+            break;
+        }
+    }
+    if (f->days_since_usage < 0) {
+        /* No usage inside the ring: idle since the first event at least. */
+        int64_t d = (int64_t)boundary - 1 - acc->first_bucket;
+        f->days_since_usage = d > eng->ring_len ? (int32_t)eng->ring_len
+                                                : (int32_t)(d < 0 ? 0 : d);
+    }
+
+    /* activity against the account's own baseline, or its plan's cohort */
+    f->insufficient = f->base_avail < f->base_n / 2 || f->base_events <= 0;
+    if (!f->insufficient) {
+        f->base_daily_mean = f->base_events / f->base_avail;
+        f->expected = f->base_daily_mean * f->recent_n;
+        f->dispersion =
+            dispersion(base_x, f->base_avail, period, f->base_daily_mean);
+        f->ratio = f->recent_events / f->expected;
+        f->z = (f->recent_events - f->expected) /
+               sqrt(f->dispersion * f->expected);
+        f->activity = clamp01(f->ratio);
+        f->breadth = f->features_base_weekly > 0
+                         ? clamp01(f->features_recent / f->features_base_weekly)
+                         : (f->features_recent > 0 ? 1 : 0.5);
+        f->users = f->users_base_weekly > 0
+                       ? clamp01(f->users_recent / f->users_base_weekly)
+                       : (f->users_recent > 0 ? 1 : 0.5);
+    } else {
+        const struct churn__cohort *c = &eng->cohort[acc->plan];
+        int64_t observed = (int64_t)boundary - acc->first_bucket;
+        if (observed > f->recent_n) {
+            observed = f->recent_n;
+        }
+        if (observed < 1) {
+            observed = 1;
+        }
+        f->dispersion = 1;
+        if (c->cnt >= 5 && c->sum_per_seat > 0) {
+            double seats = acc->seats > 0 ? acc->seats : 1;
+            f->expected = c->sum_per_seat / c->cnt * seats * (double)observed;
+            f->ratio = f->recent_events / f->expected;
+            f->activity = clamp01(f->ratio);
+        } else {
+            f->activity = f->recent_events > 0 ? 1 : 0;
+        }
+        f->breadth = clamp01(f->features_recent / 3.0);
+        f->users = clamp01(f->users_recent /
+                           (acc->seats > 0 && acc->seats < 3 ? acc->seats : 3));
+    }
+    f->recency = f->days_since_usage <= 1
+                     ? 1
+                     : clamp01(1 - (f->days_since_usage - 1) / 13.0);
+    f->engagement = 100 * (0.5 * f->activity + 0.2 * f->breadth +
+                           0.15 * f->users + 0.15 * f->recency);
+    f->payment = payment_component(eng, acc, at_ms);
+    f->subscription = subscription_component(eng, acc, at_ms);
+    f->feedback = feedback_component(acc, at_ms);
+
+    double wsum = cfg->score_weight_engagement + cfg->score_weight_payment +
+                  cfg->score_weight_subscription + cfg->score_weight_feedback;
+    f->health = (cfg->score_weight_engagement * f->engagement +
+                 cfg->score_weight_payment * f->payment +
+                 cfg->score_weight_subscription * f->subscription +
+                 cfg->score_weight_feedback * f->feedback) /
+                wsum;
+    /* Scores are reported to one decimal; bands use the reported value so a
+     * user recomputing by hand lands on the same band. */
+    f->health = round(f->health * 10) / 10;
+    f->engagement = round(f->engagement * 10) / 10;
+    if (f->health >= cfg->score_band_healthy) {
+        f->band = CHURN__BAND_HEALTHY;
+    } else if (f->health >= cfg->score_band_watch) {
+        f->band = CHURN__BAND_WATCH;
+    } else if (f->health >= cfg->score_band_at_risk) {
+        f->band = CHURN__BAND_AT_RISK;
+    } else {
+        f->band = CHURN__BAND_CRITICAL;
+    }
+}

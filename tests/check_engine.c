@@ -1,0 +1,595 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Engine state, event-time windows and watermark, eviction, dedupe, scores
+ * and signals. White-box where a number must be checked exactly: tests may
+ * read internals through src/engine/engine_int.h.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "enginetest.h"
+#include "testutil.h"
+
+static struct churn__account *account(struct et *t, const char *id)
+{
+    struct churn_str s = { id, strlen(id) };
+
+    return churn__table_find(t->eng->accounts, s, churn__hash(id, strlen(id)));
+}
+
+static uint32_t events_in_bucket(struct et *t, const char *id, int32_t b)
+{
+    struct churn__account *acc = account(t, id);
+    int32_t s;
+
+    ck_assert_ptr_nonnull(acc);
+    s = churn__ring_slot(acc, t->eng->ring_len, b);
+    return s < 0 ? 0 : churn__ring(acc, t->eng->ring_len).events[s];
+}
+
+/* ---- bucket alignment ---- */
+
+static const struct {
+    const char *name;
+    const char *offset; /* window.utc_offset */
+    const char *ts_a, *ts_b;
+    bool same_bucket;
+} align_cases[] = {
+    { "utc midnight splits", "0", "2026-01-05T23:59:59.999Z",
+      "2026-01-06T00:00:00.000Z", false },
+    { "utc same day", "0", "2026-01-05T00:00:00Z", "2026-01-05T23:59:59Z",
+      true },
+    { "offset input, same utc day", "0", "2026-01-05T20:00:00-03:00",
+      "2026-01-05T23:30:00Z", true },
+    { "offset input crosses utc midnight", "0", "2026-01-05T22:00:00-03:00",
+      "2026-01-05T23:30:00Z", false },
+    { "local days at -5h", "-5h", "2026-01-06T04:59:59Z",
+      "2026-01-05T05:00:00Z", true },
+    { "local midnight at -5h", "-5h", "2026-01-06T04:59:59Z",
+      "2026-01-06T05:00:00Z", false },
+    { "local midnight at +5h30", "5h30m", "2026-01-05T18:29:59Z",
+      "2026-01-05T18:30:00Z", false },
+};
+
+START_TEST(test_bucket_alignment)
+{
+    struct et t;
+    char set[64], line[256];
+
+    snprintf(set, sizeof(set), "window.utc_offset=%s", align_cases[_i].offset);
+    const char *sets[] = { set, NULL };
+    et_init(&t, sets);
+    snprintf(line, sizeof(line),
+             "{\"event_id\":\"a\",\"type\":\"usage.login\",\"account_id\":"
+             "\"x\",\"ts\":\"%s\"}", align_cases[_i].ts_a);
+    et_line(&t, line);
+    snprintf(line, sizeof(line),
+             "{\"event_id\":\"b\",\"type\":\"usage.login\",\"account_id\":"
+             "\"x\",\"ts\":\"%s\"}", align_cases[_i].ts_b);
+    et_line(&t, line);
+    struct churn__account *acc = account(&t, "x");
+    ck_assert_ptr_nonnull(acc);
+    struct churn_event ev;
+    int64_t a, b;
+    ck_assert(churn_ts_parse_rfc3339((struct churn_str){ align_cases[_i].ts_a,
+                                      strlen(align_cases[_i].ts_a) }, &a));
+    ck_assert(churn_ts_parse_rfc3339((struct churn_str){ align_cases[_i].ts_b,
+                                      strlen(align_cases[_i].ts_b) }, &b));
+    (void)ev;
+    int32_t ba = churn__bucket_of(t.eng, a), bb = churn__bucket_of(t.eng, b);
+    ck_assert_msg((ba == bb) == align_cases[_i].same_bucket, "%s: %d vs %d",
+                  align_cases[_i].name, ba, bb);
+    if (ba == bb) {
+        ck_assert_uint_eq(events_in_bucket(&t, "x", ba), 2);
+    } else {
+        ck_assert_uint_eq(events_in_bucket(&t, "x", ba), 1);
+        ck_assert_uint_eq(events_in_bucket(&t, "x", bb), 1);
+    }
+    et_release(&t);
+}
+END_TEST
+
+/* ---- watermark: out of order, late ---- */
+
+START_TEST(test_out_of_order_within_lateness)
+{
+    struct et t;
+    const char *sets[] = { "input.allowed_lateness=1h", NULL };
+
+    et_init(&t, sets);
+    et_ev(&t, "usage.login", "a", ET_DAYS(1) + 10 * ET_MIN(1), "");
+    /* 59 minutes earlier and across the midnight boundary: still on time */
+    et_ev(&t, "usage.login", "a", ET_DAYS(1) - 49 * 60000, "");
+    ck_assert_uint_eq(et_count(&t, "dlq", NULL, NULL), 0);
+    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
+                                                                 ET_DAYS(0))),
+                      1);
+    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
+                                                                 ET_DAYS(1))),
+                      1);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_late_beyond_lateness)
+{
+    struct et t;
+    const char *sets[] = { "input.allowed_lateness=1h", NULL };
+    struct churn_engine_stats st;
+
+    et_init(&t, sets);
+    et_ev(&t, "usage.login", "a", ET_DAYS(1) + 2 * ET_HOUR, "");
+    /* watermark = day1 01:00; this one is 30 min behind it */
+    et_ev(&t, "usage.login", "a", ET_DAYS(1) + 30 * 60000, "");
+    ck_assert_uint_eq(et_count(&t, "dlq", NULL, NULL), 1);
+    json_t *rec = json_array_get(t.outs, json_array_size(t.outs) - 1);
+    json_t *h = json_object_get(rec, "headers");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "churnd.reason")),
+                     "late");
+    ck_assert_str_eq(json_string_value(json_object_get(h, "churnd.late_by_ms")),
+                     "1800000");
+    /* the dead letter carries the original bytes */
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(rec, "raw")),
+                                 "\"event_id\":\"e2\""));
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_uint_eq(st.in, 2);
+    ck_assert_uint_eq(st.accepted, 1);
+    ck_assert_uint_eq(st.by_reason[CHURN_REASON_LATE], 1);
+    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
+                                                                 ET_DAYS(1))),
+                      1);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_ring_rollover_long_gap)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "usage.login", "a", ET_DAYS(0) + ET_HOUR, "");
+    et_ev(&t, "usage.login", "a", ET_DAYS(3) + ET_HOUR, "");
+    et_ev(&t, "usage.login", "a", ET_DAYS(100) + ET_HOUR, "");
+    struct churn__account *acc = account(&t, "a");
+    ck_assert_int_eq(acc->head_bucket, churn__bucket_of(t.eng, ET_DAYS(100)));
+    /* day 0 and 3 rolled off: not in the ring, and their slots are clear */
+    ck_assert_int_eq(churn__ring_slot(acc, t.eng->ring_len,
+                                      churn__bucket_of(t.eng, ET_DAYS(3))),
+                     -1);
+    uint64_t total = 0;
+    struct churn__ring_view v = churn__ring(acc, t.eng->ring_len);
+    for (uint32_t i = 0; i < t.eng->ring_len; i++) {
+        total += v.events[i];
+    }
+    ck_assert_uint_eq(total, 1);
+    /* a 36-day gap rolls everything; a 34-day one keeps the old bucket */
+    et_ev(&t, "usage.login", "b", ET_DAYS(101), "");
+    et_ev(&t, "usage.login", "b", ET_DAYS(135), "");
+    ck_assert_uint_eq(events_in_bucket(&t, "b", churn__bucket_of(t.eng,
+                                                                 ET_DAYS(101))),
+                      1);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- eviction ---- */
+
+START_TEST(test_evict_at_max_accounts)
+{
+    struct et t;
+    const char *sets[] = { "state.max_accounts=3", NULL };
+    struct churn_engine_stats st;
+
+    et_init(&t, sets);
+    et_ev(&t, "usage.login", "old", ET_DAYS(0), "");
+    et_ev(&t, "usage.login", "mid", ET_DAYS(0) + ET_HOUR, "");
+    et_ev(&t, "usage.login", "new", ET_DAYS(0) + 2 * ET_HOUR, "");
+    et_ev(&t, "usage.login", "newest", ET_DAYS(0) + 3 * ET_HOUR, "");
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_uint_eq(st.accounts, 3);
+    ck_assert_uint_eq(st.evicted_full, 1);
+    /* the idlest (oldest last event) went */
+    ck_assert_ptr_null(account(&t, "old"));
+    ck_assert_ptr_nonnull(account(&t, "newest"));
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_evict_idle_on_watermark)
+{
+    struct et t;
+    const char *sets[] = { "state.idle_evict=5d", NULL };
+    struct churn_engine_stats st;
+
+    et_init(&t, sets);
+    et_ev(&t, "usage.login", "idle", ET_DAYS(0), "");
+    et_ev(&t, "usage.login", "busy", ET_DAYS(0), "");
+    et_ev(&t, "usage.login", "busy", ET_DAYS(4), "");
+    ck_assert_ptr_nonnull(account(&t, "idle"));
+    et_ev(&t, "usage.login", "busy", ET_DAYS(6), "");
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_ptr_null(account(&t, "idle"));
+    ck_assert_ptr_nonnull(account(&t, "busy"));
+    ck_assert_uint_eq(st.evicted_idle, 1);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- dedupe ---- */
+
+START_TEST(test_duplicate_ids)
+{
+    struct et t;
+    struct churn_engine_stats st;
+    const char *line = "{\"event_id\":\"dup\",\"type\":\"usage.login\","
+                       "\"account_id\":\"a\",\"ts\":1767571200000}";
+
+    et_init(&t, NULL);
+    et_line(&t, line);
+    et_line(&t, line);
+    et_line(&t, line);
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_uint_eq(st.in, 3);
+    ck_assert_uint_eq(st.accepted, 1);
+    ck_assert_uint_eq(st.duplicates, 2);
+    ck_assert_uint_eq(st.dead_letters, 0);
+    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
+                                                                 ET_T0)),
+                      1);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_dedupe_horizon_and_capacity)
+{
+    struct et t;
+    const char *sets[] = { "input.dedupe_horizon=1d",
+                           "input.dedupe_capacity=2", NULL };
+    struct churn_engine_stats st;
+
+    et_init(&t, sets);
+    et_line(&t, "{\"event_id\":\"x\",\"type\":\"usage.login\","
+                "\"account_id\":\"a\",\"ts\":1767571200000}");
+    /* two days later (within lateness of nothing: fresh time) the same id is
+     * outside the horizon and counts again */
+    et_ev(&t, "usage.login", "a", ET_DAYS(3), "");
+    et_line(&t, "{\"event_id\":\"x\",\"type\":\"usage.login\","
+                "\"account_id\":\"a\",\"ts\":1767830400000}");
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_uint_eq(st.duplicates, 0);
+    ck_assert_uint_eq(st.accepted, 3);
+    /* capacity 2: the third distinct id pushes the first out early */
+    et_ev(&t, "usage.login", "a", ET_DAYS(3) + 1, "");
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_uint_ge(st.dedupe_dropped, 1);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- sketches ---- */
+
+START_TEST(test_bitmap_estimate_error_bound)
+{
+    /* Linear counting with m = 32: within 10 % up to 30 items, averaged
+     * over many random item sets (the bound stated in window.c). */
+    for (unsigned n = 1; n <= 30; n++) {
+        double sum = 0;
+        for (unsigned trial = 0; trial < 400; trial++) {
+            uint32_t bits = 0;
+            for (unsigned k = 0; k < n; k++) {
+                char id[32];
+                int len = snprintf(id, sizeof(id), "user-%u-%u", trial, k);
+                bits |= 1u << (churn__hash(id, (size_t)len) % 32u);
+            }
+            sum += churn__bitmap_estimate(bits, 32);
+        }
+        double mean = sum / 400;
+        ck_assert_msg(fabs(mean - n) <= 0.1 * n + 0.05,
+                      "n=%u: mean estimate %.2f", n, mean);
+    }
+}
+END_TEST
+
+/* ---- scores: the README's worked example ---- */
+
+/* Account "w": 28 baseline days of 10 events/day by 4 users, features f0..f2
+ * (3 of them), then a recent week of 5 events/day by 2 users, 2 features.
+ * README "Scores / worked example" walks through these numbers. */
+static void worked_example(struct et *t)
+{
+    et_ev(t, "subscription.created", "w", ET_DAYS(0),
+          "\"plan\":\"team\",\"mrr\":50000,\"currency\":\"USD\",\"seats\":10");
+    for (int d = 0; d < 28; d++) {
+        et_usage_day(t, "w", d, 12, 4);
+    }
+    for (int d = 28; d < 35; d++) {
+        for (int k = 0; k < 6; k++) {
+            char extra[96];
+            snprintf(extra, sizeof(extra),
+                     "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 2, k % 2);
+            et_ev(t, "usage.feature_used", "w",
+                  ET_DAYS(d) + 9 * ET_HOUR + k * ET_HOUR, extra);
+        }
+    }
+    et_advance(t, ET_DAYS(35));
+}
+
+START_TEST(test_score_worked_example)
+{
+    struct et t;
+    struct churn__figures f;
+
+    et_init(&t, NULL);
+    worked_example(&t);
+    struct churn__account *acc = account(&t, "w");
+    churn__figures_compute(t.eng, acc, churn__bucket_of(t.eng, ET_DAYS(35)),
+                           &f);
+    ck_assert(!f.insufficient);
+    ck_assert_double_eq_tol(f.recent_events, 42, 1e-9);
+    ck_assert_double_eq_tol(f.base_daily_mean, 12, 1e-9);
+    ck_assert_double_eq_tol(f.expected, 84, 1e-9);
+    ck_assert_double_eq_tol(f.ratio, 0.5, 1e-9);
+    ck_assert_double_eq_tol(f.dispersion, 1, 1e-9);
+    ck_assert_double_eq_tol(f.z, (42 - 84) / sqrt(84), 1e-9);
+    ck_assert_double_eq_tol(f.activity, 0.5, 1e-9);
+    ck_assert_int_eq(f.days_since_usage, 0);
+    ck_assert_double_eq_tol(f.recency, 1, 1e-9);
+    /* breadth and users are sketch ratios: recompute them from the
+     * figures the README shows */
+    ck_assert_double_eq_tol(f.breadth,
+                            fmin(1, f.features_recent / f.features_base_weekly),
+                            1e-9);
+    ck_assert_double_eq_tol(f.users,
+                            fmin(1, f.users_recent / f.users_base_weekly),
+                            1e-9);
+    double eng = 100 * (0.5 * f.activity + 0.2 * f.breadth + 0.15 * f.users +
+                        0.15 * f.recency);
+    ck_assert_double_eq_tol(f.engagement, round(eng * 10) / 10, 1e-9);
+    ck_assert_double_eq_tol(f.payment, 100, 1e-9);
+    ck_assert_double_eq_tol(f.subscription, 100, 1e-9);
+    ck_assert_double_eq_tol(f.feedback, 75, 1e-9);
+    double health = 0.5 * f.engagement + 0.2 * 100 + 0.2 * 100 + 0.1 * 75;
+    ck_assert_double_eq_tol(f.health, round(health * 10) / 10, 1e-9);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_new_account_not_a_drop)
+{
+    struct et t;
+    struct churn__figures f;
+
+    et_init(&t, NULL);
+    /* three days of history only, then silence for four days */
+    for (int d = 0; d < 3; d++) {
+        et_usage_day(&t, "n", d, 20, 3);
+    }
+    et_advance(&t, ET_DAYS(7));
+    churn__figures_compute(t.eng, account(&t, "n"),
+                           churn__bucket_of(t.eng, ET_DAYS(7)), &f);
+    ck_assert(f.insufficient);
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
+    json_t *sig = et_find(&t, "signals", "account_id", "n", 0);
+    ck_assert_ptr_nonnull(sig);
+    ck_assert(json_is_true(json_object_get(json_object_get(sig, "engagement"),
+                                           "insufficient_history")));
+    et_release(&t);
+}
+END_TEST
+
+/* ---- bands and signals ---- */
+
+static const struct {
+    const char *name;
+    const char *status_event; /* drives the subscription component */
+    const char *want_band;
+} band_cases[] = {
+    /* weights: only subscription counts, so health = its component:
+     * active 100, trialing 80, paused 50, cancel_scheduled 0 */
+    { "active is healthy", "subscription.created", "healthy" },
+    { "trialing at exactly 80 is healthy at threshold 80",
+      "subscription.trial_started", "healthy" },
+    { "paused at exactly 50 is watch", "subscription.paused", "watch" },
+    { "cancel scheduled is critical", "subscription.cancel_scheduled",
+      "critical" },
+};
+
+START_TEST(test_band_thresholds)
+{
+    struct et t;
+    const char *sets[] = { "score.weight.engagement=0",
+                           "score.weight.payment=0",
+                           "score.weight.feedback=0",
+                           "score.weight.subscription=1",
+                           "score.band.healthy=80",
+                           "score.band.watch=50",
+                           "score.band.at_risk=30", NULL };
+
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "b", ET_DAYS(0),
+          "\"plan\":\"team\",\"mrr\":100,\"currency\":\"USD\"");
+    if (strcmp(band_cases[_i].status_event, "subscription.created") != 0) {
+        const char *extra = "";
+        if (strstr(band_cases[_i].status_event, "trial")) {
+            extra = "\"plan\":\"team\",\"effective_at\":1799107200000";
+        } else if (strstr(band_cases[_i].status_event, "cancel")) {
+            extra = "\"effective_at\":1799107200000";
+        }
+        et_ev(&t, band_cases[_i].status_event, "b", ET_DAYS(0) + ET_HOUR,
+              extra);
+    }
+    et_advance(&t, ET_DAYS(1));
+    json_t *sig = et_find(&t, "signals", "account_id", "b", 0);
+    ck_assert_msg(sig != NULL, "%s: no signal", band_cases[_i].name);
+    ck_assert_msg(strcmp(json_string_value(json_object_get(sig, "band")),
+                         band_cases[_i].want_band) == 0,
+                  "%s: band %s", band_cases[_i].name,
+                  json_string_value(json_object_get(sig, "band")));
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_signal_delta)
+{
+    struct et t;
+    /* health = feedback component only: NPS x 10 */
+    const char *sets[] = { "score.weight.engagement=0",
+                           "score.weight.payment=0",
+                           "score.weight.subscription=0",
+                           "score.weight.feedback=1",
+                           "score.band.healthy=10", "score.band.watch=5",
+                           "score.band.at_risk=1",
+                           "score.signal_delta=20",
+                           "rule.detractor_feedback.enabled=false", NULL };
+
+    et_init(&t, sets);
+    et_ev(&t, "feedback.nps", "s", ET_DAYS(0), "\"score\":9");
+    et_advance(&t, ET_DAYS(1)); /* first signal: 90 */
+    ck_assert_uint_eq(et_count(&t, "signals", NULL, NULL), 1);
+    et_ev(&t, "feedback.nps", "s", ET_DAYS(1) + ET_HOUR, "\"score\":8");
+    et_advance(&t, ET_DAYS(2)); /* 80: moved 10 < 20, same band: silent */
+    ck_assert_uint_eq(et_count(&t, "signals", NULL, NULL), 1);
+    et_ev(&t, "feedback.nps", "s", ET_DAYS(2) + ET_HOUR, "\"score\":7");
+    et_advance(&t, ET_DAYS(3)); /* 70: moved 20 from the last signal */
+    ck_assert_uint_eq(et_count(&t, "signals", NULL, NULL), 2);
+    json_t *sig = et_find(&t, "signals", NULL, NULL, 1);
+    ck_assert_double_eq_tol(json_number_value(json_object_get(sig, "health")),
+                            70, 1e-9);
+    ck_assert_str_eq(json_string_value(json_object_get(sig, "previous_band")),
+                     "healthy");
+    et_release(&t);
+}
+END_TEST
+
+/* ---- determinism ---- */
+
+/* A mixed story, emitted as lines; shuffled within the lateness bound it
+ * must give the same outputs. */
+static char **story_lines(size_t *n)
+{
+    size_t cap = 4096, cnt = 0;
+    char **v = malloc(cap * sizeof(*v));
+    char buf[512];
+    unsigned id = 0;
+
+    for (int d = 0; d < 60; d++) {
+        for (int a = 0; a < 4; a++) {
+            int per_day = (a == 1 && d >= 40) ? 1 : 8 + a;
+            for (int k = 0; k < per_day; k++) {
+                snprintf(buf, sizeof(buf),
+                         "{\"event_id\":\"s%u\",\"type\":\"usage.login\","
+                         "\"account_id\":\"acct%d\",\"user_id\":\"u%d\","
+                         "\"ts\":%lld}",
+                         id++, a, k % 3,
+                         (long long)(ET_DAYS(d) + 3 * ET_HOUR +
+                                     k * 2 * ET_HOUR));
+                v[cnt++] = strdup(buf);
+            }
+        }
+        if (d == 20 || d == 23) {
+            snprintf(buf, sizeof(buf),
+                     "{\"event_id\":\"p%u\",\"type\":\"payment.failed\","
+                     "\"account_id\":\"acct2\",\"decline_code\":"
+                     "\"insufficient_funds\",\"ts\":%lld}",
+                     id++, (long long)(ET_DAYS(d) + 5 * ET_HOUR));
+            v[cnt++] = strdup(buf);
+        }
+    }
+    *n = cnt;
+    return v;
+}
+
+static char *run_lines(char **lines, size_t n)
+{
+    struct et t;
+    char *dump;
+
+    et_init(&t, NULL);
+    for (size_t i = 0; i < n; i++) {
+        et_line(&t, lines[i]);
+    }
+    et_finish(&t);
+    dump = et_dump(&t);
+    et_release(&t);
+    return dump;
+}
+
+START_TEST(test_determinism_and_shuffle)
+{
+    size_t n;
+    char **lines = story_lines(&n);
+    char *a = run_lines(lines, n);
+    char *b = run_lines(lines, n);
+
+    ck_assert_str_eq(a, b);
+    ck_assert_ptr_nonnull(strstr(a, "engagement_drop"));
+    ck_assert_ptr_nonnull(strstr(a, "payment_failure_streak"));
+    /* shuffle inside windows of 30 minutes of event time: within the 1 h
+     * lateness, so nothing turns late and nothing may change */
+    unsigned seed = 12345;
+    for (size_t i = 0; i + 1 < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t j = i + 1 + (seed >> 16) % 3;
+        if (j < n) {
+            char *x = lines[i];
+            lines[i] = lines[j];
+            lines[j] = x;
+        }
+    }
+    char *c = run_lines(lines, n);
+    ck_assert_str_eq(a, c);
+    for (size_t i = 0; i < n; i++) {
+        free(lines[i]);
+    }
+    free(lines);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+START_TEST(test_account_bytes)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    /* the documented fixed size at the default 35 buckets */
+    ck_assert_uint_le(churn_engine_account_bytes(t.eng), 960);
+    et_release(&t);
+}
+END_TEST
+
+static Suite *churn_engine_suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_loop_test(tc, test_bucket_alignment, 0,
+                        sizeof(align_cases) / sizeof(align_cases[0]));
+    tcase_add_test(tc, test_out_of_order_within_lateness);
+    tcase_add_test(tc, test_late_beyond_lateness);
+    tcase_add_test(tc, test_ring_rollover_long_gap);
+    tcase_add_test(tc, test_evict_at_max_accounts);
+    tcase_add_test(tc, test_evict_idle_on_watermark);
+    tcase_add_test(tc, test_duplicate_ids);
+    tcase_add_test(tc, test_dedupe_horizon_and_capacity);
+    tcase_add_test(tc, test_bitmap_estimate_error_bound);
+    tcase_add_test(tc, test_score_worked_example);
+    tcase_add_test(tc, test_new_account_not_a_drop);
+    tcase_add_loop_test(tc, test_band_thresholds, 0,
+                        sizeof(band_cases) / sizeof(band_cases[0]));
+    tcase_add_test(tc, test_signal_delta);
+    tcase_add_test(tc, test_determinism_and_shuffle);
+    tcase_add_test(tc, test_account_bytes);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return churn_test_run(churn_engine_suite());
+}
