@@ -168,6 +168,7 @@ struct churn_kafka_opts {
     bool has_from_time;
     int64_t from_time_ms; /* --from-time: new partitions start here */
     int64_t idle_exit_ms; /* < 0: never; else exit 0 after EOF + idle */
+    bool no_rebuild;      /* resume at the committed offset, empty state */
     churn_kafka_delivered_fn on_delivered; /* may be NULL */
     void *ctx;
     /* While non-NULL and true, idle exit waits (demo: still producing). */
@@ -176,7 +177,8 @@ struct churn_kafka_opts {
 
 struct churn_kafka_totals {
     struct churn_engine_stats engine; /* summed over every engine */
-    uint64_t consumed;
+    uint64_t consumed; /* live inputs (rebuilds not counted) */
+    uint64_t rebuilt;  /* inputs re-read to rebuild state */
     uint64_t produced;
     uint64_t delivered;
 };
@@ -213,6 +215,7 @@ struct churn__tp {
     struct churn__part *part;
     int64_t stored;    /* last offset handed to offsets_store, -1 none */
     int64_t committed; /* last offset committed synchronously, -1 none */
+    int64_t rebuild_until; /* below it: rebuild state, discard outputs */
     bool at_eof;
 };
 

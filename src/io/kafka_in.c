@@ -174,6 +174,7 @@ static enum churn_err tp_add(struct churn__run *r, const char *topic,
     tp->partition = partition;
     tp->stored = -1;
     tp->committed = -1;
+    tp->rebuild_until = -1;
     tp->track = churn_track_new();
     tp->part = tp->track != NULL ? part_get(r, partition, err) : NULL;
     if (tp->part == NULL) {
@@ -319,65 +320,105 @@ static void commit_sync(struct churn__run *r,
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* --from-time: partitions without a committed offset start at the first
- * message at or after the time. */
-static void seek_from_time(struct churn__run *r,
-                           rd_kafka_topic_partition_list_t *parts)
+/*
+ * Where each newly assigned partition starts, written into parts' offsets:
+ *
+ * - never committed: at --from-time if given, else auto.offset.reset;
+ * - committed at C: the engine's state is rebuilt first. The partition is
+ *   read from its beginning (or from --from-time) with outputs discarded up
+ *   to C, then processed live from C. The engine is deterministic, so its
+ *   state at C is the state the previous owner had there, and the outputs
+ *   from C on are those one uninterrupted instance would have produced.
+ *   With --no-rebuild it starts at C with an empty state.
+ */
+static void plan_offsets(struct churn__run *r,
+                         rd_kafka_topic_partition_list_t *parts)
 {
-    rd_kafka_topic_partition_list_t *fresh;
+    rd_kafka_topic_partition_list_t *times = NULL;
     rd_kafka_resp_err_t e;
 
     e = rd_kafka_committed(r->consumer, parts, 10000);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         churn_log(CHURN_LOG_WARN,
-                  "--from-time: cannot read committed offsets: %s; using "
-                  "the group's offsets",
+                  "cannot read committed offsets: %s; using the group's "
+                  "offsets without rebuilding state",
                   rd_kafka_err2str(e));
         for (int i = 0; i < parts->cnt; i++) {
             parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
         }
         return;
     }
-    fresh = rd_kafka_topic_partition_list_new(parts->cnt);
-    for (int i = 0; i < parts->cnt; i++) {
-        if (parts->elems[i].offset < 0) {
-            rd_kafka_topic_partition_list_add(fresh, parts->elems[i].topic,
-                                              parts->elems[i].partition)
-                ->offset = r->opts->from_time_ms;
-        } else {
-            churn_log(CHURN_LOG_INFO,
-                      "partition %s[%d]: resuming at committed offset %lld "
-                      "(--from-time applies to new partitions only)",
-                      parts->elems[i].topic, (int)parts->elems[i].partition,
-                      (long long)parts->elems[i].offset);
+    if (r->opts->has_from_time) {
+        times = rd_kafka_topic_partition_list_copy(parts);
+        for (int i = 0; i < times->cnt; i++) {
+            times->elems[i].offset = r->opts->from_time_ms;
         }
-    }
-    if (fresh->cnt > 0) {
-        e = rd_kafka_offsets_for_times(r->consumer, fresh, 10000);
+        e = rd_kafka_offsets_for_times(r->consumer, times, 10000);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             churn_log(CHURN_LOG_WARN, "--from-time: offsets_for_times: %s",
                       rd_kafka_err2str(e));
-        }
-        for (int i = 0; i < fresh->cnt; i++) {
-            rd_kafka_topic_partition_t *f = &fresh->elems[i];
-            rd_kafka_topic_partition_t *p =
-                rd_kafka_topic_partition_list_find(parts, f->topic,
-                                                   f->partition);
-            if (e != RD_KAFKA_RESP_ERR_NO_ERROR ||
-                f->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-                p->offset = RD_KAFKA_OFFSET_INVALID;
-                continue;
-            }
-            p->offset = f->offset >= 0 ? f->offset : RD_KAFKA_OFFSET_END;
-            churn_log(CHURN_LOG_INFO,
-                      "partition %s[%d]: no committed offset, starting at "
-                      "%s%lld (--from-time)",
-                      f->topic, (int)f->partition,
-                      f->offset >= 0 ? "offset " : "the end ",
-                      (long long)f->offset);
+            rd_kafka_topic_partition_list_destroy(times);
+            times = NULL;
         }
     }
-    rd_kafka_topic_partition_list_destroy(fresh);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        struct churn__tp *tp = churn__in_find(r, p->topic, p->partition);
+        int64_t committed = p->offset;
+        int64_t start = RD_KAFKA_OFFSET_INVALID;
+        int64_t low = -1, high = -1;
+
+        if (times != NULL && times->elems[i].err == 0) {
+            /* -1: no message at or after the time: start at the end. */
+            start = times->elems[i].offset >= 0 ? times->elems[i].offset
+                                                : RD_KAFKA_OFFSET_END;
+        }
+        if (committed < 0) {
+            p->offset = start;
+            if (start != RD_KAFKA_OFFSET_INVALID) {
+                churn_log(CHURN_LOG_INFO,
+                          "partition %s[%d]: no committed offset, starting "
+                          "at %s (--from-time)",
+                          p->topic, (int)p->partition,
+                          start >= 0 ? "the first message at that time"
+                                     : "the end");
+            }
+            continue;
+        }
+        p->offset = committed;
+        if (r->opts->no_rebuild || tp == NULL) {
+            continue;
+        }
+        if (start == RD_KAFKA_OFFSET_INVALID) {
+            e = rd_kafka_query_watermark_offsets(
+                r->consumer, p->topic, p->partition, &low, &high, 10000);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                churn_log(CHURN_LOG_WARN,
+                          "partition %s[%d]: cannot read its low watermark "
+                          "(%s): resuming at %lld without rebuilding state",
+                          p->topic, (int)p->partition, rd_kafka_err2str(e),
+                          (long long)committed);
+                continue;
+            }
+            start = low;
+        }
+        if (start >= 0 && start < committed) {
+            p->offset = start;
+            tp->rebuild_until = committed;
+            churn_log(CHURN_LOG_INFO,
+                      "partition %s[%d]: rebuilding state from offset %lld, "
+                      "live from committed offset %lld",
+                      p->topic, (int)p->partition, (long long)start,
+                      (long long)committed);
+        } else {
+            churn_log(CHURN_LOG_INFO,
+                      "partition %s[%d]: resuming at committed offset %lld",
+                      p->topic, (int)p->partition, (long long)committed);
+        }
+    }
+    if (times != NULL) {
+        rd_kafka_topic_partition_list_destroy(times);
+    }
 }
 
 /* Warns when some partition number is held for only some input topics:
@@ -417,8 +458,8 @@ static void on_assign(struct churn__run *r,
         churn_log(CHURN_LOG_INFO, "partition %s[%d]: assigned",
                   parts->elems[i].topic, (int)parts->elems[i].partition);
     }
-    if (r->opts->has_from_time && parts->cnt > 0) {
-        seek_from_time(r, parts);
+    if (parts->cnt > 0) {
+        plan_offsets(r, parts);
     }
     if (coop) {
         error = rd_kafka_incremental_assign(r->consumer, parts);

@@ -105,7 +105,11 @@ static void handle_message(struct churn__run *r, rd_kafka_message_t *m)
     src.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
     src.key = (struct churn_str){ m->key, m->key_len };
     tp->at_eof = false;
-    r->totals.consumed++;
+    if (m->offset < tp->rebuild_until) {
+        r->totals.rebuilt++;
+    } else {
+        r->totals.consumed++;
+    }
     if (churn_engine_feed(tp->part->eng, m->payload, m->len, &src, &err) !=
         CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "partition %s[%d] offset %lld: %s", topic,
@@ -114,8 +118,57 @@ static void handle_message(struct churn__run *r, rd_kafka_message_t *m)
         r->fatal = true;
         return;
     }
+    if (m->offset < tp->rebuild_until) {
+        /* Already delivered by the previous owner; only the state counts. */
+        churn_engine_outputs_clear(tp->part->eng);
+        if (m->offset + 1 == tp->rebuild_until) {
+            churn_log(CHURN_LOG_INFO,
+                      "partition %s[%d]: state rebuilt, live from offset %lld",
+                      topic, (int)m->partition, (long long)m->offset + 1);
+        }
+        return;
+    }
     if (churn__out_produce(r, tp, &src, &err) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "%s", err.msg);
+    }
+}
+
+/*
+ * --idle-exit declares the input ended: like a replay's last line, each
+ * engine applies what waits for the watermark and evaluates every boundary
+ * up to its newest event, and those outputs are delivered before exit.
+ */
+static void finish_all(struct churn__run *r)
+{
+    struct churn_error err = { 0 };
+
+    for (size_t i = 0; i < r->tp_cnt && !r->fatal; i++) {
+        struct churn__tp *tp = r->tps[i];
+        struct churn_source src = { tp->topic, tp->partition,
+                                    churn_track_committable(tp->track), -1,
+                                    { NULL, 0 } };
+        bool first = true;
+        /* One finish per engine: the first of its topic-partitions. */
+        for (size_t j = 0; j < i; j++) {
+            if (r->tps[j]->part == tp->part) {
+                first = false;
+            }
+        }
+        if (!first || src.offset < 0) {
+            continue;
+        }
+        /* Tracked on a pseudo input one below the committable offset, so
+         * the offset never moves past these outputs' delivery. */
+        src.offset -= 1;
+        if (churn_engine_finish(tp->part->eng, &err) != CHURN_OK) {
+            churn_log(CHURN_LOG_ERROR, "partition %s[%d]: %s", tp->topic,
+                      (int)tp->partition, err.msg);
+            r->fatal = true;
+            break;
+        }
+        if (churn__out_produce(r, tp, &src, &err) != CHURN_OK) {
+            churn_log(CHURN_LOG_ERROR, "%s", err.msg);
+        }
     }
 }
 
@@ -190,6 +243,7 @@ static void loop(struct churn__run *r)
                       "every partition at its end and idle for %lld ms: "
                       "stopping (--idle-exit)",
                       (long long)r->opts->idle_exit_ms);
+            finish_all(r);
             break;
         }
     }
@@ -254,13 +308,20 @@ static void run_usage(FILE *out)
 {
     fprintf(out,
             "usage: churnd run -c FILE [-X key=value]... [--from-time TIME]\n"
-            "                  [--idle-exit MS] [-v]\n"
+            "                  [--idle-exit MS] [--no-rebuild] [-v]\n"
             "  --from-time TIME  partitions without a committed offset start "
             "at TIME\n"
             "                    (RFC 3339 or epoch ms)\n"
-            "  --idle-exit MS    exit 0 once every assigned partition is at "
-            "its end\n"
-            "                    and nothing arrived for MS milliseconds\n");
+            "  --idle-exit MS    treat the input as ended once every assigned "
+            "partition\n"
+            "                    is at its end and nothing arrived for MS "
+            "milliseconds:\n"
+            "                    flush the engines (as replay does), deliver, "
+            "commit, exit 0\n"
+            "  --no-rebuild      resume partitions at the committed offset "
+            "with empty\n"
+            "                    state instead of rebuilding it from the "
+            "input\n");
 }
 
 int churnd_cmd_run(int argc, char **argv)
@@ -269,6 +330,7 @@ int churnd_cmd_run(int argc, char **argv)
         { "config", required_argument, NULL, 'c' },
         { "from-time", required_argument, NULL, 'T' },
         { "idle-exit", required_argument, NULL, 'I' },
+        { "no-rebuild", no_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -304,6 +366,9 @@ int churnd_cmd_run(int argc, char **argv)
             opts.idle_exit_ms = v;
             break;
         }
+        case 'R':
+            opts.no_rebuild = true;
+            break;
         case 'h':
             run_usage(stdout);
             return 0;
