@@ -238,6 +238,7 @@ struct churn__run {
     bool manual_commit;  /* enable.auto.commit=false: commit ourselves */
     bool assigned_once;  /* a rebalance assigned (possibly nothing) */
     bool fatal;          /* stop and exit 1 */
+    uint64_t failed_deliveries;
     int64_t last_activity_ms; /* monotonic */
     int64_t last_store_ms;
     int64_t last_commit_ms;

@@ -29,9 +29,13 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 
     (void)rk;
     if (!ok) {
-        churn_log(CHURN_LOG_ERROR,
-                  "delivery to %s failed: %s; not committing past it",
-                  rd_kafka_topic_name(msg->rkt), rd_kafka_err2str(msg->err));
+        /* The first failures say why; the rest would only repeat it. */
+        if (r->failed_deliveries++ < 5) {
+            churn_log(CHURN_LOG_ERROR,
+                      "delivery to %s failed: %s; not committing past it",
+                      rd_kafka_topic_name(msg->rkt),
+                      rd_kafka_err2str(msg->err));
+        }
         r->fatal = true;
     } else {
         r->totals.delivered++;
@@ -139,34 +143,29 @@ static rd_kafka_resp_err_t produce_one(struct churn__run *r,
     bool waited = false;
 
     for (;;) {
-        rd_kafka_vu_t vu[7];
-        size_t n = 0;
-        rd_kafka_error_t *error;
-
-        vu[n].vtype = RD_KAFKA_VTYPE_RKT;
-        vu[n++].u.rkt = r->out_rkt[o->topic];
-        vu[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-        vu[n++].u.i = RD_KAFKA_MSG_F_COPY;
-        vu[n].vtype = RD_KAFKA_VTYPE_VALUE;
-        vu[n].u.mem.ptr = (void *)o->value.ptr;
-        vu[n++].u.mem.size = o->value.len;
-        if (o->key.len > 0) {
-            vu[n].vtype = RD_KAFKA_VTYPE_KEY;
-            vu[n].u.mem.ptr = (void *)o->key.ptr;
-            vu[n++].u.mem.size = o->key.len;
-        }
+        /* producev, not produceva: in librdkafka 2.0 only producev hands
+         * the headers back to the caller on every failure path (produceva
+         * frees them after a partitioner error, and a retry or destroy here
+         * would then be a double free). */
+        const void *key = o->key.len > 0 ? o->key.ptr : NULL;
         if (hdrs != NULL) {
-            vu[n].vtype = RD_KAFKA_VTYPE_HEADERS;
-            vu[n++].u.headers = hdrs;
+            e = rd_kafka_producev(
+                r->producer, RD_KAFKA_V_RKT(r->out_rkt[o->topic]),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE((void *)o->value.ptr, o->value.len),
+                RD_KAFKA_V_KEY(key, o->key.len), RD_KAFKA_V_HEADERS(hdrs),
+                RD_KAFKA_V_OPAQUE(tk), RD_KAFKA_V_END);
+        } else {
+            e = rd_kafka_producev(
+                r->producer, RD_KAFKA_V_RKT(r->out_rkt[o->topic]),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_VALUE((void *)o->value.ptr, o->value.len),
+                RD_KAFKA_V_KEY(key, o->key.len), RD_KAFKA_V_OPAQUE(tk),
+                RD_KAFKA_V_END);
         }
-        vu[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
-        vu[n++].u.ptr = tk;
-        error = rd_kafka_produceva(r->producer, vu, n);
-        if (error == NULL) {
-            return RD_KAFKA_RESP_ERR_NO_ERROR; /* headers now owned */
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return e; /* headers now owned by the message */
         }
-        e = rd_kafka_error_code(error);
-        rd_kafka_error_destroy(error);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || r->fatal ||
             churn__signals() > 1) {
             break;
@@ -269,6 +268,10 @@ void churn__out_close(struct churn__run *r)
 {
     if (r->producer == NULL) {
         return;
+    }
+    if (r->failed_deliveries > 5) {
+        churn_log(CHURN_LOG_ERROR, "%llu deliveries failed in all",
+                  (unsigned long long)r->failed_deliveries);
     }
     if (!r->fatal) {
         rd_kafka_flush(r->producer, 1000);

@@ -27,6 +27,8 @@ OUTPUTS = ["churn.signals", "churn.alerts", "churn.metrics", "churn.dlq"]
 DLQ_HEADERS = ["churnd.reason", "churnd.detail", "churnd.source.topic",
                "churnd.source.partition", "churnd.source.offset",
                "churnd.source.timestamp"]
+# Dead-letter topics by name (tests may rename the output topics).
+DLQ_TOPICS = {"churn.dlq", "d2"}
 DAY = 86400000
 T0 = 1767571200000  # 2026-01-05T00:00:00Z
 
@@ -224,7 +226,8 @@ def gen_events(accounts=40, days=50, seed=7, bad_every=97):
 # ---- producing ----
 
 def produce_py(bootstrap, topic, records, headers=None):
-    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                      api_version=(2, 5, 0))
     for k, v in records:
         p.send(topic, key=k, value=v, headers=headers or [])
     p.flush(60)
@@ -354,18 +357,18 @@ def canon_replay(rec):
     topic = rec["topic"]
     if "value_b64" in rec:
         val = base64.b64decode(rec["value_b64"])
-    elif topic.endswith("dlq") or isinstance(rec["value"], str):
+    elif topic in DLQ_TOPICS or isinstance(rec["value"], str):
         val = rec["value"].encode()
     else:
         val = json.dumps(rec["value"], sort_keys=True).encode()
     # A dead letter's key is its Kafka message's key (none on the replay
     # path); check_dlq compares it with the source message instead.
-    key = b"" if topic.endswith("dlq") else rec["key"].encode()
+    key = b"" if topic in DLQ_TOPICS else rec["key"].encode()
     return (topic, key, val)
 
 
 def canon_kafka(m):
-    if m.topic.endswith("dlq"):
+    if m.topic in DLQ_TOPICS:
         return (m.topic, b"", m.value)
     return (m.topic, m.key or b"",
             json.dumps(json.loads(m.value), sort_keys=True).encode())
@@ -431,3 +434,59 @@ def main(test):
         sys.exit(1)
     log("ok in %.1fs" % (time.time() - t0))
     sys.exit(0)
+
+
+class SlowProducer(threading.Thread):
+    """Produces records with kafka-python in chunks with pauses, so that
+    churnd instances can be started, stopped and faulted mid-stream."""
+
+    def __init__(self, bootstrap, topic, records, chunk=400, pause=0.25):
+        super().__init__(daemon=True)
+        self.args = (bootstrap, topic, records, chunk, pause)
+        self.sent = 0
+        self.error = None
+
+    def run(self):
+        bootstrap, topic, records, chunk, pause = self.args
+        try:
+            p = KafkaProducer(bootstrap_servers=bootstrap, acks="all",
+                              linger_ms=5, retries=10)
+            for i in range(0, len(records), chunk):
+                for k, v in records[i:i + chunk]:
+                    p.send(topic, key=k, value=v)
+                p.flush(60)
+                self.sent = min(i + chunk, len(records))
+                time.sleep(pause)
+            p.close()
+        except Exception as e:  # reported by the test
+            self.error = e
+
+    def wait_sent(self, n, timeout=60):
+        end = time.time() + timeout
+        while self.sent < n and self.is_alive() and time.time() < end:
+            time.sleep(0.05)
+
+    def finish(self, timeout=120):
+        self.join(timeout)
+        assert not self.is_alive(), "producer did not finish"
+        assert self.error is None, "producer failed: %r" % self.error
+
+
+def check_complete(bootstrap, group, input_topic, wd, config=None):
+    """Nothing lost: every expected output is there at least as often as
+    `churnd replay` gives it, nothing unexpected appears (duplicates are
+    re-sends of expected outputs, so with equal ids), and the group
+    committed every input."""
+    inputs = consume_all(bootstrap, input_topic)
+    want = expected_outputs(inputs, config, wd)
+    got = actual_outputs(bootstrap)
+    missing = want - got
+    assert not missing, "lost outputs: %r" % list(missing.items())[:5]
+    extra = set(got) - set(want)
+    assert not extra, "unexpected outputs: %r" % list(extra)[:5]
+    for p, (c, e) in committed_vs_end(bootstrap, group, input_topic).items():
+        assert c == e, "partition %d: committed %s, end %s" % (p, c, e)
+    dups = sum((got - want).values())
+    log("outputs: %d expected, %d delivered, %d re-sent duplicates" %
+        (sum(want.values()), sum(got.values()), dups))
+    return inputs, dups
