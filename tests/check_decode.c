@@ -921,6 +921,59 @@ START_TEST(test_reason)
 }
 END_TEST
 
+/*
+ * The family fields are checked in DESIGN order whatever the key order:
+ * with fields k..n-1 all of a wrong type (written in reverse), field k is
+ * the one reported. The types have no required family field, so only
+ * type errors are in play.
+ */
+START_TEST(test_family_order)
+{
+    static const struct {
+        const char *type;
+        const char *fields[8];
+    } fams[] = {
+        { "subscription.renewed",
+          { "plan", "mrr", "currency", "seats", "reason", "effective_at",
+            "voluntary", NULL } },
+        { "usage.login", { "feature", "count", "duration_s", NULL } },
+        { "payment.failed",
+          { "amount", "currency", "decline_code", "attempt", "card_exp",
+            NULL } },
+        { "feedback.ticket", { "score", "priority", "sentiment", NULL } },
+    };
+
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        size_t n = 0;
+
+        while (fams[f].fields[n] != NULL) {
+            n++;
+        }
+        for (size_t k = 0; k < n; k++) {
+            char json[1024], want[64];
+            size_t p = 0;
+            struct churn_event ev;
+            struct churn_decode_result res;
+            enum churn_reason r;
+
+            p += (size_t)snprintf(json + p, sizeof(json) - p, "{'type':'%s'",
+                                  fams[f].type);
+            for (size_t i = n; i-- > k;) {
+                p += (size_t)snprintf(json + p, sizeof(json) - p, ",'%s':[]",
+                                      fams[f].fields[i]);
+            }
+            snprintf(json + p, sizeof(json) - p, "," ENV "}");
+            r = decode_json(json, MAX_LEN, &ev, &res);
+            snprintf(want, sizeof(want), "bad field '%s'", fams[f].fields[k]);
+            ck_assert_msg(r == CHURN_REASON_BAD_FIELD_TYPE &&
+                              strstr(res.detail, want) != NULL,
+                          "%s from %s: got %s (%s)", fams[f].type,
+                          fams[f].fields[k], churn_reason_name(r), res.detail);
+        }
+    }
+}
+END_TEST
+
 /* ---- raw bytes: framing, BOM, encoding, NUL ---- */
 
 struct raw_case {
@@ -1366,6 +1419,7 @@ Suite *churn_decode_suite(void)
     tc = tcase_create("reasons");
     tcase_add_loop_test(tc, test_reason, 0,
                         sizeof(reason_cases) / sizeof(reason_cases[0]));
+    tcase_add_test(tc, test_family_order);
     tcase_add_loop_test(tc, test_raw, 0,
                         sizeof(raw_cases) / sizeof(raw_cases[0]));
     tcase_add_test(tc, test_oversized);

@@ -11,9 +11,9 @@
 /*
  * The validated configuration (DESIGN §5), a caller-owned value type.
  *
- * churn_config_init() fills every default; the parser in io/config.c then
- * overwrites what a file or -X flag sets. The engine reads only the fields
- * it needs and never keeps a pointer into the config past
+ * churn_config_init() fills every default; the parser in engine/config.c
+ * then overwrites what a file or -X flag sets. The engine reads only the
+ * fields it needs and never keeps a pointer into the config past
  * churn_engine_new(). Strings are fixed-size, NUL-terminated arrays so the
  * struct can be copied; only the kafka property list is on the heap and is
  * freed by churn_config_release().
@@ -61,7 +61,8 @@ enum churn_log_format {
     CHURN_LOG_JSON,
 };
 
-#define CHURN_NAME_MAX       128 /* topic, plan, segment, feature names */
+#define CHURN_NAME_MAX       128 /* plan, segment, feature names */
+#define CHURN_TOPIC_MAX      250 /* Kafka topic names: up to 249 bytes */
 #define CHURN_PATH_MAX       512
 #define CHURN_MAX_TOPICS     8
 #define CHURN_MAX_PLANS      64
@@ -73,10 +74,11 @@ struct churn_rule_config {
     int64_t cooldown_ms; /* after a resolve, no new firing before this */
 };
 
+/* Created on first mention of plan.NAME.*; segment "unknown", tier "". */
 struct churn_plan_config {
     char name[CHURN_NAME_MAX];
     char segment[CHURN_NAME_MAX];
-    char tier[CHURN_NAME_MAX];
+    char tier[CHURN_NAME_MAX]; /* "" = none */
     int64_t price; /* list price, minor units per month */
 };
 
@@ -93,7 +95,7 @@ struct churn_kafka_prop {
 
 struct churn_config {
     /* input. */
-    char input_topics[CHURN_MAX_TOPICS][CHURN_NAME_MAX];
+    char input_topics[CHURN_MAX_TOPICS][CHURN_TOPIC_MAX];
     size_t input_topic_cnt;
     size_t input_max_event_size;     /* input.max_event_size, bytes */
     int64_t input_dedupe_horizon_ms; /* input.dedupe_horizon */
@@ -101,11 +103,11 @@ struct churn_config {
     int64_t input_allowed_lateness_ms;
 
     /* output. */
-    char output_signals[CHURN_NAME_MAX];
-    char output_alerts[CHURN_NAME_MAX];
-    char output_metrics[CHURN_NAME_MAX];
-    char output_dlq[CHURN_NAME_MAX];
-    char output_state[CHURN_NAME_MAX]; /* compacted changelog */
+    char output_signals[CHURN_TOPIC_MAX];
+    char output_alerts[CHURN_TOPIC_MAX];
+    char output_metrics[CHURN_TOPIC_MAX];
+    char output_dlq[CHURN_TOPIC_MAX];
+    char output_state[CHURN_TOPIC_MAX]; /* compacted changelog */
     int64_t output_flush_timeout_ms;
 
     /* window. */
@@ -132,7 +134,9 @@ struct churn_config {
     double drop_min_expected;   /* rule.engagement_drop.min_expected */
     double drop_z;              /* rule.engagement_drop.z */
     int64_t inactivity_after_ms;     /* rule.inactivity.after */
+    double inactivity_max_gap_p;     /* rule.inactivity.max_gap_probability */
     uint32_t failure_streak;         /* rule.payment_failure_streak.failures */
+    int64_t failure_unresolved_ms;   /* ...payment_failure_streak.unresolved_after */
     int64_t card_within_ms;          /* rule.card_expiring.within */
     double downgrade_contraction;    /* rule.downgrade.contraction */
     int64_t trial_before_ms;         /* rule.trial_low_activation.before */
@@ -225,5 +229,12 @@ typedef void (*churn_config_line_fn)(void *ctx, const char *line);
 void churn_config_dump(const struct churn_config *cfg,
                        churn_config_line_fn fn,
                        void *ctx);
+
+/*
+ * Writes the key reference, one line per fixed key in documentation order:
+ * "name<TAB>type<TAB>default<TAB>range<TAB>doc". Used by
+ * `check-config --keys`; plan.NAME.* and kafka.* are described last.
+ */
+void churn_config_keys(churn_config_line_fn fn, void *ctx);
 
 #endif

@@ -41,15 +41,23 @@ enum churn_reason {
     CHURN_REASON__COUNT
 };
 
-/* The reason's stable code, e.g. "not_json"; "none" for NONE. */
+/*
+ * The reason's stable code, e.g. "not_json"; "none" for NONE; "invalid" for
+ * a value outside the enum. Never NULL.
+ */
 const char *churn_reason_name(enum churn_reason reason);
 
-/* One-line meaning of reason, for docs and --help. */
+/* One-line meaning of reason, for docs and --help. Never NULL. */
 const char *churn_reason_meaning(enum churn_reason reason);
 
 struct churn_decode_result {
     enum churn_reason reason;
-    char detail[160]; /* e.g. "bad field 'mrr': must be an integer >= 0" */
+    /*
+     * e.g. "bad field 'mrr': must be an integer 0..1000000000000000".
+     * Always NUL-terminated, valid UTF-8 and free of control characters
+     * (bad bytes become '?'); input quoted in it is cut to 64 bytes.
+     */
+    char detail[160];
 };
 
 struct churn_decoder;
@@ -65,9 +73,12 @@ void churn_decoder_free(struct churn_decoder *dec);
 
 /*
  * Decodes buf[0..len). A value framed the Schema Registry way (magic byte 0
- * and a 4-byte big-endian schema id before the JSON) is unframed first.
+ * and a 4-byte big-endian schema id before the JSON) is unframed first,
+ * then a leading UTF-8 byte order mark is skipped; neither counts towards
+ * max_event_len. buf may be NULL when len is 0.
  * On success returns CHURN_REASON_NONE and fills *ev; otherwise returns the
  * reason, leaves *ev zeroed and writes res->detail. res may be NULL.
+ * The order of checks (which reason wins) is documented in decode.c.
  */
 enum churn_reason churn_decoder_decode(struct churn_decoder *dec,
                                        const char *buf,
@@ -77,15 +88,19 @@ enum churn_reason churn_decoder_decode(struct churn_decoder *dec,
 
 /*
  * Parses an RFC 3339 timestamp (`2026-03-01T12:00:00Z`, `...+05:30`,
- * optional fractional seconds, truncated to ms) into epoch milliseconds.
- * Accepted years are 1970..9999. Returns false when s is not such a time.
- * Pure; no locale, no clock.
+ * optional fractional seconds of any length, truncated to ms) into epoch
+ * milliseconds. `t`, `z` and a space separator are accepted; 23:59:60 UTC
+ * is taken as the next second. The result must lie in [CHURN_TS_MIN_MS,
+ * CHURN_TS_MAX_MS] after the offset is applied. Returns false, leaving
+ * *out_ms alone, when s is not such a time. Pure; no locale, no clock.
  */
 bool churn_ts_parse_rfc3339(struct churn_str s, int64_t *out_ms);
 
 /*
  * Formats ms as RFC 3339 UTC with milliseconds (`2026-03-01T12:00:00.000Z`)
- * into buf, which must hold CHURN_TS_BUF_LEN bytes. Returns buf.
+ * into buf, which must hold CHURN_TS_BUF_LEN bytes. ms outside
+ * [CHURN_TS_MIN_MS, CHURN_TS_MAX_MS] is clamped to the nearer bound.
+ * Returns buf.
  */
 #define CHURN_TS_BUF_LEN 32
 char *churn_ts_format(int64_t ms, char *buf);

@@ -9,11 +9,13 @@
  * costs less than one json_object_get() (a hash) per field.
  *
  * Order of checks; the first one that fails decides the reason:
- *   1. size       input (after unframing) longer than max_event_len:
- *                 `oversized`
- *   2. json       json_loadb() errors: `bad_encoding` (invalid UTF-8),
- *                 `duplicate_key`, `bad_value` (number too big for int64 or
- *                 double), `not_json` (everything else)
+ *   1. size       input, after the Schema Registry frame and a UTF-8 BOM
+ *                 are stripped, longer than max_event_len: `oversized`
+ *   2. json       json_loadb() errors, the first one in the text:
+ *                 `bad_encoding` (invalid UTF-8), `duplicate_key`,
+ *                 `bad_value` (number too big for int64 or double),
+ *                 `not_json` (everything else: syntax, truncation, trailing
+ *                 data, NUL bytes, \u0000, lone surrogates, depth > 2048)
  *   3. object     top level is not an object: `not_object`
  *   4. type       `type` missing/null, not a string, not one of the 25
  *   5. envelope   event_id, account_id, ts, user_id, ip
@@ -122,7 +124,9 @@ static const unsigned char fam_slots[4][8] = {
     [CHURN_FAM_FEEDBACK] = { S_SCORE, S_PRIORITY, S_SENTIMENT, S__END },
 };
 
+/* A slot as a bit of required_slots. */
 #define SB(s) (1u << (s))
+_Static_assert(S__COUNT <= 32, "slots must fit the uint32_t masks");
 
 /* Family fields each type requires (currency is handled by its own rule). */
 static const uint32_t required_slots[CHURN_EV__COUNT] = {
@@ -139,8 +143,8 @@ static const uint32_t required_slots[CHURN_EV__COUNT] = {
 
 /*
  * Type names split as family prefix + name, so a lookup compares the
- * prefix once and then only the names of one family. Must follow enum
- * churn_event_type; check_decode tests it against churn_event_type_name().
+ * prefix once and then only the names of one family. check_decode tests
+ * the table against churn_event_type_name().
  */
 struct type_name {
     const char *name;
@@ -151,24 +155,44 @@ struct type_name {
         s, sizeof(s) - 1                                                       \
     }
 static const struct type_name type_names[CHURN_EV__COUNT] = {
-    TN("created"),      TN("trial_started"), TN("trial_converted"),
-    TN("upgraded"),     TN("downgraded"),    TN("renewed"),
-    TN("paused"),       TN("resumed"),       TN("cancel_scheduled"),
-    TN("canceled"),     TN("expired"),       TN("reactivated"),
-    TN("refunded"),     TN("login"),         TN("session"),
-    TN("feature_used"), TN("api_call"),      TN("succeeded"),
-    TN("failed"),       TN("recovered"),     TN("card_expiring"),
-    TN("refunded"),     TN("chargeback"),    TN("nps"),
-    TN("ticket"),
+    [CHURN_EV_SUB_CREATED] = TN("created"),
+    [CHURN_EV_SUB_TRIAL_STARTED] = TN("trial_started"),
+    [CHURN_EV_SUB_TRIAL_CONVERTED] = TN("trial_converted"),
+    [CHURN_EV_SUB_UPGRADED] = TN("upgraded"),
+    [CHURN_EV_SUB_DOWNGRADED] = TN("downgraded"),
+    [CHURN_EV_SUB_RENEWED] = TN("renewed"),
+    [CHURN_EV_SUB_PAUSED] = TN("paused"),
+    [CHURN_EV_SUB_RESUMED] = TN("resumed"),
+    [CHURN_EV_SUB_CANCEL_SCHEDULED] = TN("cancel_scheduled"),
+    [CHURN_EV_SUB_CANCELED] = TN("canceled"),
+    [CHURN_EV_SUB_EXPIRED] = TN("expired"),
+    [CHURN_EV_SUB_REACTIVATED] = TN("reactivated"),
+    [CHURN_EV_SUB_REFUNDED] = TN("refunded"),
+    [CHURN_EV_USAGE_LOGIN] = TN("login"),
+    [CHURN_EV_USAGE_SESSION] = TN("session"),
+    [CHURN_EV_USAGE_FEATURE_USED] = TN("feature_used"),
+    [CHURN_EV_USAGE_API_CALL] = TN("api_call"),
+    [CHURN_EV_PAY_SUCCEEDED] = TN("succeeded"),
+    [CHURN_EV_PAY_FAILED] = TN("failed"),
+    [CHURN_EV_PAY_RECOVERED] = TN("recovered"),
+    [CHURN_EV_PAY_CARD_EXPIRING] = TN("card_expiring"),
+    [CHURN_EV_PAY_REFUNDED] = TN("refunded"),
+    [CHURN_EV_PAY_CHARGEBACK] = TN("chargeback"),
+    [CHURN_EV_FB_NPS] = TN("nps"),
+    [CHURN_EV_FB_TICKET] = TN("ticket"),
 };
 static const struct {
     struct type_name prefix;
     enum churn_event_type first, last;
 } families[4] = {
-    { TN("subscription."), CHURN_EV_SUB_CREATED, CHURN_EV_SUB_REFUNDED },
-    { TN("usage."), CHURN_EV_USAGE_LOGIN, CHURN_EV_USAGE_API_CALL },
-    { TN("payment."), CHURN_EV_PAY_SUCCEEDED, CHURN_EV_PAY_CHARGEBACK },
-    { TN("feedback."), CHURN_EV_FB_NPS, CHURN_EV_FB_TICKET },
+    [CHURN_FAM_SUBSCRIPTION] = { TN("subscription."), CHURN_EV_SUB_CREATED,
+                                 CHURN_EV_SUB_REFUNDED },
+    [CHURN_FAM_USAGE] = { TN("usage."), CHURN_EV_USAGE_LOGIN,
+                          CHURN_EV_USAGE_API_CALL },
+    [CHURN_FAM_PAYMENT] = { TN("payment."), CHURN_EV_PAY_SUCCEEDED,
+                            CHURN_EV_PAY_CHARGEBACK },
+    [CHURN_FAM_FEEDBACK] = { TN("feedback."), CHURN_EV_FB_NPS,
+                             CHURN_EV_FB_TICKET },
 };
 #undef TN
 
@@ -212,9 +236,15 @@ static const char *const reason_meanings[CHURN_REASON__COUNT] = {
                           "the allowed lateness",
 };
 
+/*
+ * The last good document is kept so the event's views stay valid without a
+ * copy; it is released at the next decode. jansson allocates each document
+ * itself and offers only a process-wide allocator hook, which a library must
+ * not take, so there is nothing else to reuse between calls.
+ */
 struct churn_decoder {
     size_t max_event_len;
-    json_t *root; /* the last decoded document: the event's views point in */
+    json_t *root; /* NULL after a rejection */
 };
 
 /* One decode in progress. */

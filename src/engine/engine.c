@@ -302,7 +302,13 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     eng->cfg.kafka_prop_cnt = 0;
     eng->geo = geo;
     eng->geo_ctx = geo_ctx;
-    eng->ring_len = cfg->window_buckets;
+    /* The ring keeps window.buckets completed buckets plus the bucket in
+     * progress and those the allowed lateness can still reach; with fewer,
+     * the oldest baseline bucket would roll off before it is judged. */
+    eng->ring_len = cfg->window_buckets + 1 +
+                    (uint32_t)((cfg->input_allowed_lateness_ms +
+                                cfg->window_bucket_ms - 1) /
+                               cfg->window_bucket_ms);
     eng->max_ts = INT64_MIN;
     eng->evaluated = INT32_MIN;
     eng->stats.watermark_ms = INT64_MIN;
@@ -481,8 +487,16 @@ static uint16_t feature_bit(const struct churn_engine *eng,
 static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
                         const struct churn_event *ev, int32_t b)
 {
-    uint32_t s = churn__ring_touch(acc, eng->ring_len, b);
     struct churn__ring_view v = churn__ring(acc, eng->ring_len);
+    uint32_t s;
+
+    /* Cannot happen for an on-time event (the ring spans the lateness);
+     * guarded so a bucket never lands in a newer bucket's slot. */
+    if (acc->head_bucket != INT32_MIN &&
+        (int64_t)acc->head_bucket - b >= (int64_t)eng->ring_len) {
+        return;
+    }
+    s = churn__ring_touch(acc, eng->ring_len, b);
 
     v.events[s] = sat_add32(v.events[s], 1);
     if (ev->has & CHURN_F_USER_ID) {
@@ -505,9 +519,6 @@ static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
     }
     if (ev->has & CHURN_F_FEATURE) {
         v.features[s] |= feature_bit(eng, ev->feature);
-    }
-    if (b > acc->last_usage_bucket) {
-        acc->last_usage_bucket = b;
     }
 }
 
@@ -668,17 +679,20 @@ static void advance_to(struct churn_engine *eng, int64_t wm)
     }
     while (eng->evaluated < target) {
         int32_t b = eng->evaluated + 1;
-        release_until(eng, churn__bucket_start(eng, b), false);
+        int64_t start = churn__bucket_start(eng, b);
+        release_until(eng, start, false);
         evaluate_boundary(eng, b);
         eng->evaluated = b;
+        /* Idleness is judged per bucket too: a scan of the whole table
+         * on every watermark step would cost more than the events. */
+        if (eng->cfg.state_idle_evict_ms > 0) {
+            eng->stats.evicted_idle += churn__table_evict_idle(
+                eng->accounts, start - eng->cfg.state_idle_evict_ms);
+        }
     }
     release_until(eng, wm, false);
     if (eng->cfg.input_dedupe_horizon_ms > 0) {
         dd_expire(&eng->dedupe, wm - eng->cfg.input_dedupe_horizon_ms);
-    }
-    if (eng->cfg.state_idle_evict_ms > 0) {
-        eng->stats.evicted_idle += churn__table_evict_idle(
-            eng->accounts, wm - eng->cfg.state_idle_evict_ms);
     }
 }
 
@@ -719,9 +733,25 @@ static enum churn_err accept_event(struct churn_engine *eng,
         snprintf(detail, sizeof(detail), "event time behind the watermark %s",
                  churn_ts_format(eng->stats.watermark_ms, wm));
         if (raw == NULL) {
-            /* Pre-decoded input has no bytes; the event id stands in. */
-            raw = ev->event_id.ptr;
-            raw_len = ev->event_id.len;
+            /* Pre-decoded input has no bytes of its own: re-encode the
+             * envelope so the dead letter still identifies the event. */
+            struct churn__jw *w = &eng->jw;
+            churn__jw_reset(w);
+            churn__jw_open(w, NULL);
+            churn__jw_str(w, "event_id", ev->event_id);
+            churn__jw_cstr(w, "type", churn_event_type_name(ev->type));
+            churn__jw_str(w, "account_id", ev->account_id);
+            churn__jw_int(w, "ts", ev->ts_ms);
+            churn__jw_close(w);
+            if (w->oom) {
+                return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+            }
+            /* dead_letter() reuses the writer: copy the bytes out first */
+            raw = churn__outq_copy(&eng->out, w->p, w->len);
+            raw_len = w->len;
+            if (raw == NULL) {
+                return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+            }
         }
         dead_letter(eng, raw, raw_len, src, CHURN_REASON_LATE, detail,
                     ev->account_id, ev->ts_ms, late_by);
@@ -731,6 +761,13 @@ static enum churn_err accept_event(struct churn_engine *eng,
                    &eng->stats.dedupe_dropped)) {
         return churn_error_set(err, CHURN_ENOMEM, "dedupe: out of memory");
     }
+    eng->stats.accepted++;
+    /* Move the watermark first: the boundaries it passes are judged on the
+     * events before this one, whatever this one's bucket. */
+    if (ev->ts_ms > eng->max_ts) {
+        eng->max_ts = ev->ts_ms;
+        advance_to(eng, ev->ts_ms - eng->cfg.input_allowed_lateness_ms);
+    }
     acc = churn__table_upsert(eng->accounts, ev->account_id,
                               churn__hash(ev->account_id.ptr,
                                           ev->account_id.len),
@@ -738,7 +775,6 @@ static enum churn_err accept_event(struct churn_engine *eng,
     if (acc == NULL) {
         return churn_error_set(err, CHURN_ENOMEM, "accounts: out of memory");
     }
-    eng->stats.accepted++;
     if (ev->ts_ms < acc->first_ms) {
         acc->first_ms = ev->ts_ms;
     }
@@ -758,10 +794,6 @@ static enum churn_err accept_event(struct churn_engine *eng,
             free(p.buf);
             return churn_error_set(err, CHURN_ENOMEM, "reorder: out of memory");
         }
-    }
-    if (ev->ts_ms > eng->max_ts) {
-        eng->max_ts = ev->ts_ms;
-        advance_to(eng, ev->ts_ms - eng->cfg.input_allowed_lateness_ms);
     }
     if (eng->out.oom) {
         return churn_error_set(err, CHURN_ENOMEM, "outputs: out of memory");

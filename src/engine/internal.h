@@ -98,8 +98,8 @@ struct churn__account {
     float engagement;        /* at the last boundary */
     int32_t head_bucket;     /* newest bucket index in the ring */
     int32_t first_bucket;    /* bucket of the first event */
-    int32_t last_usage_bucket; /* INT32_MIN: never */
     int32_t card_exp_ym;       /* -1 unknown */
+    int32_t resumed_bucket;    /* bucket of the last resume; INT32_MIN */
     int32_t seats;
     int32_t prev_seats;        /* before the last downgrade */
     int64_t first_ms;

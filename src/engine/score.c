@@ -232,9 +232,28 @@ void churn__figures_compute(struct churn_engine *eng,
             break;
         }
     }
+    /* a pause is not idleness: count idle days from the resume on */
+    if (acc->resumed_bucket != INT32_MIN && acc->resumed_bucket < boundary &&
+        f->days_since_usage > boundary - 1 - acc->resumed_bucket) {
+        f->days_since_usage = boundary - 1 - acc->resumed_bucket;
+    }
+
+    /* the account's rhythm before the idle run: its share of active days */
+    if (f->days_since_usage >= 0) {
+        for (int32_t b = boundary - 1 - f->days_since_usage;
+             b >= acc->first_bucket; b--) {
+            int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+            if (s < 0) {
+                break;
+            }
+            f->observed_days_before++;
+            f->active_days_before += v.events[s] > 0;
+        }
+    }
     if (f->days_since_usage < 0) {
-        /* No usage inside the ring: idle since the first event at least. */
-        int64_t d = (int64_t)boundary - 1 - acc->first_bucket;
+        /* No usage inside the ring: idle since the first event at least,
+         * counting the first event's day. */
+        int64_t d = (int64_t)boundary - acc->first_bucket;
         f->days_since_usage = d > eng->ring_len ? (int32_t)eng->ring_len
                                                 : (int32_t)(d < 0 ? 0 : d);
     }

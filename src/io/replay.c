@@ -323,11 +323,3 @@ out:
     churn_config_release(&cfg);
     return rc;
 }
-
-int churnd_cmd_check_config(int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "churnd check-config: not built yet\n");
-    return 1;
-}

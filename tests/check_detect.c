@@ -1,0 +1,678 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every default rule: fires at its threshold and not just below, fires once
+ * while the condition holds, resolves when it clears (not inside the
+ * hysteresis band), respects its cool-down, time rules fire from the
+ * watermark alone, evidence equals the inputs, ids are stable.
+ */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "enginetest.h"
+#include "testutil.h"
+
+#define CREATED "\"plan\":\"team\",\"mrr\":10000,\"currency\":\"USD\",\"seats\":5"
+
+static const char *str(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+
+    return json_is_string(v) ? json_string_value(v) : "";
+}
+
+static double num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+static json_t *evidence(json_t *alert)
+{
+    return json_object_get(alert, "evidence");
+}
+
+static int64_t ts_of(json_t *alert, const char *k)
+{
+    int64_t ms = 0;
+    const char *s = str(alert, k);
+
+    ck_assert(churn_ts_parse_rfc3339((struct churn_str){ s, strlen(s) }, &ms));
+    return ms;
+}
+
+/* ---- engagement_drop ---- */
+
+/* 28 days at `base`/day, then 7 days at `recent`/day; watermark to day 35. */
+static void drop_story(struct et *t, int base, int recent)
+{
+    et_ev(t, "subscription.created", "d", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 28; d++) {
+        et_usage_day(t, "d", d, base, 3);
+    }
+    for (int d = 28; d < 35; d++) {
+        et_usage_day(t, "d", d, recent, 3);
+    }
+    et_advance(t, ET_DAYS(35));
+}
+
+static const struct {
+    const char *name;
+    int base, recent;
+    bool fires;
+} drop_cases[] = {
+    { "half of baseline fires (ratio 0.5 inclusive)", 12, 6, true },
+    { "just above half stays quiet", 12, 7, false },
+    { "to zero fires", 12, 0, true },
+    { "small baseline is not meaningful (expected 7 < 14)", 1, 0, false },
+    { "steady stays quiet", 12, 12, false },
+};
+
+START_TEST(test_drop_threshold)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    drop_story(&t, drop_cases[_i].base, drop_cases[_i].recent);
+    ck_assert_msg(et_alerts(&t, "engagement_drop", "firing") ==
+                      (drop_cases[_i].fires ? 1u : 0u),
+                  "%s", drop_cases[_i].name);
+    if (drop_cases[_i].fires) {
+        json_t *a = et_alert(&t, "engagement_drop", "firing", 0);
+        json_t *e = evidence(a);
+        /* judged once per boundary: a fall to zero is clear by day 32
+         * (three days of 12 left in the week), a halving only at day 35 */
+        ck_assert_int_eq(ts_of(a, "event_time"),
+                         ET_DAYS(drop_cases[_i].recent == 0 ? 32 : 35));
+        if (drop_cases[_i].recent == 0) {
+            ck_assert_double_eq_tol(num(e, "recent_events"),
+                                    3 * drop_cases[_i].base, 1e-9);
+            et_release(&t);
+            return;
+        }
+        ck_assert_double_eq_tol(num(e, "baseline_daily_mean"),
+                                drop_cases[_i].base, 1e-9);
+        ck_assert_double_eq_tol(num(e, "recent_events"),
+                                7 * drop_cases[_i].recent, 1e-9);
+        ck_assert_double_eq_tol(num(e, "expected_recent"),
+                                7 * drop_cases[_i].base, 1e-9);
+        ck_assert_double_eq_tol(num(e, "ratio"),
+                                (double)drop_cases[_i].recent /
+                                    drop_cases[_i].base,
+                                1e-3);
+        ck_assert_str_eq(str(a, "churn_kind"), "voluntary");
+        ck_assert_str_eq(str(a, "severity"), "warning");
+        ck_assert_ptr_nonnull(strstr(str(a, "summary"), "usage fell to"));
+    }
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_drop_once_hysteresis_resolve)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    drop_story(&t, 12, 6);
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
+    /* day 35 still low, then back to 12/day from day 36 */
+    et_usage_day(&t, "d", 35, 6, 3);
+    for (int d = 36; d < 45; d++) {
+        et_usage_day(&t, "d", d, 12, 3);
+        et_advance(&t, ET_DAYS(d + 1));
+        if (d + 1 < 39) {
+            /* ratio climbs 0.51, 0.59, 0.68: inside the band, silent */
+            ck_assert_msg(et_alerts(&t, "engagement_drop", "resolved") == 0,
+                          "resolved early at boundary %d", d + 1);
+        }
+    }
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "resolved"), 1);
+    json_t *f = et_alert(&t, "engagement_drop", "firing", 0);
+    json_t *r = et_alert(&t, "engagement_drop", "resolved", 0);
+    ck_assert_int_eq(ts_of(r, "event_time"), ET_DAYS(39));
+    ck_assert_str_eq(str(r, "alert_id"), str(f, "alert_id"));
+    ck_assert_str_eq(str(r, "since"), str(f, "since"));
+    ck_assert_str_eq(str(r, "outcome"), "cleared");
+    ck_assert(num(evidence(r), "ratio") >= 0.75);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_drop_weekend_is_not_a_drop)
+{
+    struct et t;
+
+    /* weekdays 20, weekends 2: a normal week never looks like a drop, and
+     * a low-volume weekend inside the week is expected */
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 63; d++) {
+        et_usage_day(&t, "w", d, d % 7 >= 5 ? 2 : 20, 3);
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- inactivity: a watermark timer ---- */
+
+START_TEST(test_inactivity_from_watermark)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "i", ET_DAYS(0), CREATED);
+    for (int d = 0; d <= 20; d++) {
+        et_usage_day(&t, "i", d, 3, 1);
+    }
+    /* no more events for the account; time moves by the watermark only */
+    et_advance(&t, ET_DAYS(34));
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
+    et_advance(&t, ET_DAYS(35));
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", "firing"), 1);
+    json_t *a = et_alert(&t, "inactivity", "firing", 0);
+    ck_assert_int_eq((int)num(evidence(a), "days_inactive"), 14);
+    ck_assert_int_eq((int)num(evidence(a), "active_days_before"), 21);
+    ck_assert_double_eq_tol(num(evidence(a), "gap_probability"), 0, 1e-12);
+    ck_assert_str_eq(str(a, "churn_kind"), "passive");
+    et_advance(&t, ET_DAYS(40));
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", "firing"), 1);
+    et_usage_day(&t, "i", 40, 1, 1);
+    et_advance(&t, ET_DAYS(41) + ET_HOUR);
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", "resolved"), 1);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_inactivity_respects_rhythm)
+{
+    struct et t;
+
+    /* active one day in four: 14 quiet days have probability 0.75^14 =
+     * 1.8 % for this account, far above the 0.01 % bar */
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "s", ET_DAYS(0), CREATED);
+    for (int d = 0; d <= 28; d += 4) {
+        et_usage_day(&t, "s", d, 3, 1);
+    }
+    et_advance(&t, ET_DAYS(50));
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- payment_failure_streak ---- */
+
+static const struct {
+    const char *name;
+    const char *codes[3];
+    int fire_at; /* 1-based failure that fires; 0: none */
+} streak_cases[] = {
+    /* (unresolved_after is off here; test_payment_unresolved covers it) */
+    { "one soft failure is quiet", { "insufficient_funds", NULL }, 0 },
+    { "second soft failure fires", { "insufficient_funds", "do_not_honor" },
+      2 },
+    { "hard decline fires at once", { "fraudulent", NULL }, 1 },
+    { "stolen card fires at once", { "stolen_card", NULL }, 1 },
+};
+
+START_TEST(test_payment_streak)
+{
+    struct et t;
+    int n = 0;
+    const char *sets[] = { "rule.payment_failure_streak.unresolved_after=0",
+                           NULL };
+
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "p", ET_DAYS(0), CREATED);
+    for (int k = 0; k < 3 && streak_cases[_i].codes[k]; k++) {
+        char extra[96];
+        snprintf(extra, sizeof(extra), "\"decline_code\":\"%s\",\"amount\":"
+                 "10000,\"currency\":\"USD\"", streak_cases[_i].codes[k]);
+        et_ev(&t, "payment.failed", "p", ET_DAYS(1 + 3 * k), extra);
+        n++;
+    }
+    et_advance(&t, ET_DAYS(20));
+    if (streak_cases[_i].fire_at == 0) {
+        ck_assert_msg(et_alerts(&t, "payment_failure_streak", NULL) == 0, "%s",
+                      streak_cases[_i].name);
+    } else {
+        json_t *a = et_alert(&t, "payment_failure_streak", "firing", 0);
+        ck_assert_msg(a != NULL, "%s", streak_cases[_i].name);
+        ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"),
+                          1);
+        ck_assert_int_eq(ts_of(a, "event_time"),
+                         ET_DAYS(1 + 3 * (streak_cases[_i].fire_at - 1)));
+        ck_assert_int_eq((int)num(evidence(a), "failures"),
+                         streak_cases[_i].fire_at);
+        ck_assert_str_eq(str(evidence(a), "last_decline_code"),
+                         streak_cases[_i].codes[streak_cases[_i].fire_at - 1]);
+        ck_assert_str_eq(str(a, "churn_kind"), "involuntary");
+        ck_assert_int_eq((int)num(a, "mrr_at_risk"), 10000);
+    }
+    (void)n;
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_payment_unresolved)
+{
+    struct et t;
+    const char *fail = "\"decline_code\":\"insufficient_funds\"";
+
+    /* one failure recovered the next day: quiet; one left for 3 days fires
+     * at the first boundary 3 days after it */
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "u", ET_DAYS(0), CREATED);
+    et_ev(&t, "payment.failed", "u", ET_DAYS(1) + 6 * ET_HOUR, fail);
+    et_ev(&t, "payment.succeeded", "u", ET_DAYS(2), "");
+    et_ev(&t, "payment.failed", "u", ET_DAYS(10) + 6 * ET_HOUR, fail);
+    et_advance(&t, ET_DAYS(13));
+    ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", NULL), 0);
+    et_advance(&t, ET_DAYS(14));
+    json_t *a = et_alert(&t, "payment_failure_streak", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(14));
+    ck_assert_int_eq((int)num(evidence(a), "failures"), 1);
+    ck_assert_double_eq_tol(num(evidence(a), "days_unrecovered"), 3.75, 1e-9);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_payment_recovery_and_cooldown)
+{
+    struct et t;
+    const char *sets[] = { "rule.payment_failure_streak.cooldown=5d", NULL };
+    const char *fail = "\"decline_code\":\"insufficient_funds\"";
+
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "p", ET_DAYS(0), CREATED);
+    et_ev(&t, "payment.failed", "p", ET_DAYS(1), fail);
+    et_ev(&t, "payment.failed", "p", ET_DAYS(2), fail);
+    et_ev(&t, "payment.recovered", "p", ET_DAYS(3), "");
+    et_advance(&t, ET_DAYS(4));
+    ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "resolved"), 1);
+    ck_assert_str_eq(str(et_alert(&t, "payment_failure_streak", "resolved", 0),
+                         "outcome"),
+                     "recovered");
+    /* a new streak inside the 5-day cool-down stays silent ... */
+    et_ev(&t, "payment.failed", "p", ET_DAYS(5), fail);
+    et_ev(&t, "payment.failed", "p", ET_DAYS(6), fail);
+    et_advance(&t, ET_DAYS(7));
+    ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"), 1);
+    /* ... and the next failure after it fires */
+    et_ev(&t, "payment.failed", "p", ET_DAYS(9), fail);
+    et_advance(&t, ET_DAYS(10));
+    ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"), 2);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- card_expiring ---- */
+
+START_TEST(test_card_expiring_from_watermark)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "c", ET_DAYS(0), CREATED);
+    /* card 2026-03 is valid through 2026-03-31: ends 2026-04-01T00:00Z;
+     * 30 days before that is 2026-03-02 = ET_DAYS(56) */
+    et_ev(&t, "payment.card_expiring", "c", ET_DAYS(1), "\"card_exp\":\"2026-03\"");
+    et_advance(&t, ET_DAYS(55));
+    ck_assert_uint_eq(et_alerts(&t, "card_expiring", NULL), 0);
+    et_advance(&t, ET_DAYS(56));
+    ck_assert_uint_eq(et_alerts(&t, "card_expiring", "firing"), 1);
+    json_t *a = et_alert(&t, "card_expiring", "firing", 0);
+    ck_assert_str_eq(str(evidence(a), "card_exp"), "2026-03");
+    ck_assert_int_eq((int)num(evidence(a), "days_left"), 30);
+    et_advance(&t, ET_DAYS(60));
+    ck_assert_uint_eq(et_alerts(&t, "card_expiring", "firing"), 1);
+    et_ev(&t, "payment.succeeded", "c", ET_DAYS(61),
+          "\"card_exp\":\"2029-03\",\"amount\":10000,\"currency\":\"USD\"");
+    et_advance(&t, ET_DAYS(62));
+    ck_assert_uint_eq(et_alerts(&t, "card_expiring", "resolved"), 1);
+    ck_assert_str_eq(str(et_alert(&t, "card_expiring", "resolved", 0),
+                         "outcome"),
+                     "card_updated");
+    et_release(&t);
+}
+END_TEST
+
+/* ---- downgrade ---- */
+
+static const struct {
+    const char *name;
+    const char *extra;
+    bool fires;
+} downgrade_cases[] = {
+    { "20 % contraction fires", "\"mrr\":8000,\"currency\":\"USD\"", true },
+    { "19 % contraction is quiet", "\"mrr\":8100,\"currency\":\"USD\"",
+      false },
+    { "fewer seats fire", "\"mrr\":9900,\"currency\":\"USD\",\"seats\":4",
+      true },
+};
+
+START_TEST(test_downgrade)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "g", ET_DAYS(0), CREATED);
+    et_ev(&t, "subscription.downgraded", "g", ET_DAYS(2),
+          downgrade_cases[_i].extra);
+    et_advance(&t, ET_DAYS(3));
+    ck_assert_msg(et_alerts(&t, "downgrade", "firing") ==
+                      (downgrade_cases[_i].fires ? 1u : 0u),
+                  "%s", downgrade_cases[_i].name);
+    if (downgrade_cases[_i].fires) {
+        json_t *e = evidence(et_alert(&t, "downgrade", "firing", 0));
+        ck_assert_int_eq((int)num(e, "previous_mrr"), 10000);
+    }
+    et_release(&t);
+}
+END_TEST
+
+/* ---- cancel_scheduled, inhibition, churned outcome ---- */
+
+START_TEST(test_cancel_inhibits_and_churns)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "x", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 10; d++) {
+        et_usage_day(&t, "x", d, 3, 1);
+    }
+    et_ev(&t, "payment.failed", "x", ET_DAYS(9) + 20 * ET_HOUR,
+          "\"decline_code\":\"fraudulent\"");
+    et_ev(&t, "subscription.cancel_scheduled", "x", ET_DAYS(10),
+          "\"effective_at\":\"2026-03-01T00:00:00Z\",\"reason\":\"too_expensive\"");
+    et_advance(&t, ET_DAYS(40));
+    json_t *a = et_alert(&t, "cancel_scheduled", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(str(evidence(a), "reason"), "too_expensive");
+    ck_assert_str_eq(str(evidence(a), "effective_at"),
+                     "2026-03-01T00:00:00.000Z");
+    /* 30 idle days, but the scheduled cancellation explains them */
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
+    ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"), 1);
+    et_ev(&t, "subscription.canceled", "x", ET_DAYS(55), "");
+    et_advance(&t, ET_DAYS(56));
+    ck_assert_str_eq(str(et_alert(&t, "cancel_scheduled", "resolved", 0),
+                         "outcome"),
+                     "churned");
+    ck_assert_str_eq(str(et_alert(&t, "payment_failure_streak", "resolved", 0),
+                         "outcome"),
+                     "churned");
+    /* a closed account is no longer judged */
+    size_t n = json_array_size(t.outs);
+    et_advance(&t, ET_DAYS(90));
+    ck_assert_uint_eq(json_array_size(t.outs), n);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_pause_silences_usage_rules)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "z", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 30; d++) {
+        et_usage_day(&t, "z", d, 12, 3);
+    }
+    et_ev(&t, "subscription.paused", "z", ET_DAYS(30), "");
+    et_advance(&t, ET_DAYS(60));
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
+    /* resumed: the paused weeks are neither a drop nor idleness; idle
+     * days count again from the resume */
+    et_ev(&t, "subscription.resumed", "z", ET_DAYS(60) + 2 * ET_HOUR, "");
+    for (int d = 60; d < 70; d++) {
+        et_usage_day(&t, "z", d, 12, 3);
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- trial_low_activation ---- */
+
+static const struct {
+    const char *name;
+    int advance_to;
+    int per_day;
+    bool fires;
+} trial_cases[] = {
+    { "4 days before the end: too early", 10, 0, false },
+    { "3 days before the end, idle trial fires", 11, 0, true },
+    { "3 days before the end, active trial is quiet", 11, 40, false },
+};
+
+START_TEST(test_trial_low_activation)
+{
+    struct et t;
+    char extra[128];
+
+    et_init(&t, NULL);
+    snprintf(extra, sizeof(extra), "\"plan\":\"team\",\"effective_at\":%lld",
+             (long long)ET_DAYS(14));
+    et_ev(&t, "subscription.trial_started", "tr", ET_DAYS(0), extra);
+    for (int d = 0; d < trial_cases[_i].advance_to; d++) {
+        if (trial_cases[_i].per_day > 0) {
+            et_usage_day(&t, "tr", d, trial_cases[_i].per_day, 3);
+        }
+    }
+    et_advance(&t, ET_DAYS(trial_cases[_i].advance_to));
+    ck_assert_msg(et_alerts(&t, "trial_low_activation", "firing") ==
+                      (trial_cases[_i].fires ? 1u : 0u),
+                  "%s", trial_cases[_i].name);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- feature_abandonment ---- */
+
+START_TEST(test_feature_abandonment)
+{
+    struct et t;
+    const char *sets[] = { "rule.feature_abandonment.features=reports,export",
+                           NULL };
+
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "f", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 50; d++) {
+        et_usage_day(&t, "f", d, 10, 2); /* features f0..f2 */
+        if (d < 21) {
+            et_ev(&t, "usage.feature_used", "f", ET_DAYS(d) + 20 * ET_HOUR,
+                  "\"feature\":\"reports\"");
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+        if (d + 1 < 35) {
+            /* unused only since day 21: 14 idle days complete at day 35 */
+            ck_assert_msg(et_alerts(&t, "feature_abandonment", NULL) == 0,
+                          "early at %d", d + 1);
+        }
+    }
+    json_t *a = et_alert(&t, "feature_abandonment", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(35));
+    json_t *fs = json_object_get(evidence(a), "features");
+    ck_assert_uint_eq(json_array_size(fs), 1);
+    ck_assert_str_eq(json_string_value(json_array_get(fs, 0)), "reports");
+    et_release(&t);
+}
+END_TEST
+
+/* ---- detractor_feedback ---- */
+
+static const struct {
+    const char *name;
+    const char *type;
+    const char *extra;
+    bool fires;
+} detractor_cases[] = {
+    { "nps 6 fires", "feedback.nps", "\"score\":6", true },
+    { "nps 7 is quiet", "feedback.nps", "\"score\":7", false },
+    { "sentiment -0.5 fires", "feedback.ticket", "\"sentiment\":-0.5", true },
+    { "sentiment -0.49 is quiet", "feedback.ticket", "\"sentiment\":-0.49",
+      false },
+};
+
+START_TEST(test_detractor)
+{
+    struct et t;
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "n", ET_DAYS(0), CREATED);
+    et_ev(&t, detractor_cases[_i].type, "n", ET_DAYS(1),
+          detractor_cases[_i].extra);
+    et_advance(&t, ET_DAYS(2));
+    ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") ==
+                      (detractor_cases[_i].fires ? 1u : 0u),
+                  "%s", detractor_cases[_i].name);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- chargeback: fact window and cool-down ---- */
+
+START_TEST(test_chargeback_window_and_cooldown)
+{
+    struct et t;
+    const char *sets[] = { "rule.chargeback.cooldown=10d", NULL };
+
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "cb", ET_DAYS(0), CREATED);
+    et_ev(&t, "payment.chargeback", "cb", ET_DAYS(1), "\"amount\":500,\"currency\":\"USD\"");
+    et_advance(&t, ET_DAYS(2));
+    ck_assert_uint_eq(et_alerts(&t, "chargeback", "firing"), 1);
+    ck_assert_str_eq(str(et_alert(&t, "chargeback", "firing", 0), "severity"),
+                     "critical");
+    /* fired at day 1 (its event time): open for 30 days */
+    et_advance(&t, ET_DAYS(30));
+    ck_assert_uint_eq(et_alerts(&t, "chargeback", "resolved"), 0);
+    et_advance(&t, ET_DAYS(31));
+    ck_assert_uint_eq(et_alerts(&t, "chargeback", "resolved"), 1);
+    /* resolved at day 31: quiet until day 41 */
+    et_ev(&t, "payment.chargeback", "cb", ET_DAYS(40) + 22 * ET_HOUR, "");
+    et_advance(&t, ET_DAYS(41));
+    ck_assert_uint_eq(et_alerts(&t, "chargeback", "firing"), 1);
+    et_ev(&t, "payment.chargeback", "cb", ET_DAYS(41) + ET_HOUR, "");
+    et_advance(&t, ET_DAYS(42));
+    ck_assert_uint_eq(et_alerts(&t, "chargeback", "firing"), 2);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- health_critical ---- */
+
+START_TEST(test_health_critical)
+{
+    struct et t;
+    const char *sets[] = { "score.weight.engagement=0",
+                           "score.weight.payment=1",
+                           "score.weight.subscription=0",
+                           "score.weight.feedback=0", NULL };
+    const char *hard = "\"decline_code\":\"do_not_honor\"";
+
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "h", ET_DAYS(0), CREATED);
+    /* payment component: 100 - 40 per failure: 60, 20 */
+    et_ev(&t, "payment.failed", "h", ET_DAYS(1), hard);
+    et_advance(&t, ET_DAYS(3));
+    ck_assert_uint_eq(et_alerts(&t, "health_critical", NULL), 0);
+    et_ev(&t, "payment.failed", "h", ET_DAYS(3) + ET_HOUR, hard);
+    et_advance(&t, ET_DAYS(5));
+    json_t *a = et_alert(&t, "health_critical", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_double_eq_tol(num(evidence(a), "health"), 20, 1e-9);
+    ck_assert_str_eq(str(evidence(a), "dominant"), "payment");
+    ck_assert_str_eq(str(a, "churn_kind"), "involuntary");
+    et_ev(&t, "payment.succeeded", "h", ET_DAYS(5) + ET_HOUR, "");
+    et_advance(&t, ET_DAYS(7));
+    ck_assert_uint_eq(et_alerts(&t, "health_critical", "resolved"), 1);
+    et_release(&t);
+}
+END_TEST
+
+/* ---- ids ---- */
+
+static char *ids_of_run(int64_t shift)
+{
+    struct et t;
+    char *out = calloc(1, 4096);
+
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "id", ET_DAYS(0) + shift, CREATED);
+    et_ev(&t, "payment.chargeback", "id", ET_DAYS(1) + shift, "");
+    et_ev(&t, "feedback.nps", "id", ET_DAYS(2) + shift, "\"score\":1");
+    et_advance(&t, ET_DAYS(40) + shift);
+    for (size_t i = 0; i < 8; i++) {
+        json_t *a = et_find(&t, "alerts", NULL, NULL, i);
+        if (a == NULL) {
+            break;
+        }
+        strcat(out, str(a, "alert_id"));
+        strcat(out, " ");
+    }
+    et_release(&t);
+    return out;
+}
+
+START_TEST(test_alert_ids_stable)
+{
+    char *a = ids_of_run(0), *b = ids_of_run(0), *c = ids_of_run(ET_HOUR);
+
+    ck_assert_uint_gt(strlen(a), 0);
+    ck_assert_str_eq(a, b);
+    /* ids hash the start time: another start, other ids */
+    ck_assert_str_ne(a, c);
+    free(a);
+    free(b);
+    free(c);
+}
+END_TEST
+
+static Suite *churn_detect_suite(void)
+{
+    Suite *s = suite_create("detect");
+    TCase *tc = tcase_create("rules");
+
+    tcase_add_loop_test(tc, test_drop_threshold, 0,
+                        sizeof(drop_cases) / sizeof(drop_cases[0]));
+    tcase_add_test(tc, test_drop_once_hysteresis_resolve);
+    tcase_add_test(tc, test_drop_weekend_is_not_a_drop);
+    tcase_add_test(tc, test_inactivity_from_watermark);
+    tcase_add_test(tc, test_inactivity_respects_rhythm);
+    tcase_add_loop_test(tc, test_payment_streak, 0,
+                        sizeof(streak_cases) / sizeof(streak_cases[0]));
+    tcase_add_test(tc, test_payment_unresolved);
+    tcase_add_test(tc, test_payment_recovery_and_cooldown);
+    tcase_add_test(tc, test_card_expiring_from_watermark);
+    tcase_add_loop_test(tc, test_downgrade, 0,
+                        sizeof(downgrade_cases) / sizeof(downgrade_cases[0]));
+    tcase_add_test(tc, test_cancel_inhibits_and_churns);
+    tcase_add_test(tc, test_pause_silences_usage_rules);
+    tcase_add_loop_test(tc, test_trial_low_activation, 0,
+                        sizeof(trial_cases) / sizeof(trial_cases[0]));
+    tcase_add_test(tc, test_feature_abandonment);
+    tcase_add_loop_test(tc, test_detractor, 0,
+                        sizeof(detractor_cases) / sizeof(detractor_cases[0]));
+    tcase_add_test(tc, test_chargeback_window_and_cooldown);
+    tcase_add_test(tc, test_health_critical);
+    tcase_add_test(tc, test_alert_ids_stable);
+    tcase_set_timeout(tc, 60);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return churn_test_run(churn_detect_suite());
+}
