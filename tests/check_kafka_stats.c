@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Consumer lag from librdkafka statistics JSON. */
-#include <stdlib.h>
-#include <string.h>
-
 #include "io/kafka.h"
 #include "testutil.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 /* Trimmed from a real librdkafka 2.0.2 consumer statistics document. */
-#define STATS_DOC                                                             \
-    "{\"name\":\"churnd#consumer-2\",\"type\":\"consumer\",\"topics\":{"      \
-    "\"churn.events\":{\"topic\":\"churn.events\",\"partitions\":{"           \
-    "\"0\":{\"partition\":0,\"fetch_state\":\"active\",\"hi_offset\":571,"    \
-    "\"committed_offset\":500,\"consumer_lag\":21,"                           \
-    "\"consumer_lag_stored\":71},"                                            \
-    "\"1\":{\"partition\":1,\"fetch_state\":\"none\",\"hi_offset\":9,"        \
-    "\"committed_offset\":-1001,\"consumer_lag\":-1},"                        \
+#define STATS_DOC                                                              \
+    "{\"name\":\"churnd#consumer-2\",\"type\":\"consumer\",\"topics\":{"       \
+    "\"churn.events\":{\"topic\":\"churn.events\",\"partitions\":{"            \
+    "\"0\":{\"partition\":0,\"fetch_state\":\"active\",\"hi_offset\":571,"     \
+    "\"committed_offset\":500,\"consumer_lag\":21,"                            \
+    "\"consumer_lag_stored\":71},"                                             \
+    "\"1\":{\"partition\":1,\"fetch_state\":\"none\",\"hi_offset\":9,"         \
+    "\"committed_offset\":-1001,\"consumer_lag\":-1},"                         \
     "\"-1\":{\"partition\":-1,\"fetch_state\":\"none\",\"hi_offset\":-1}}}}}"
 
 struct stats_case {
@@ -26,8 +26,8 @@ struct stats_case {
 };
 
 static const struct stats_case cases[] = {
-    { "active partition kept, idle and internal skipped", STATS_DOC,
-      CHURN_OK, 1, 21, 71, 500, 571 },
+    { "active partition kept, idle and internal skipped", STATS_DOC, CHURN_OK,
+      1, 21, 71, 500, 571 },
     { "no topics yet", "{\"topics\":{}}", CHURN_OK, 0, 0, 0, 0, 0 },
     { "missing figures read as -1",
       "{\"topics\":{\"t\":{\"partitions\":{\"3\":{\"partition\":3,"
@@ -66,9 +66,8 @@ START_TEST(test_stats_parse)
                               l->hi_offset == c->want_hi,
                           "%s: got lag %lld stored %lld committed %lld hi "
                           "%lld",
-                          c->name, (long long)l->lag,
-                          (long long)l->lag_stored, (long long)l->committed,
-                          (long long)l->hi_offset);
+                          c->name, (long long)l->lag, (long long)l->lag_stored,
+                          (long long)l->committed, (long long)l->hi_offset);
         }
     }
     churn_kafka_lags_release(&lags);

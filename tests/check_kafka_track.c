@@ -8,12 +8,12 @@
  * delivery of the K-th added input succeeded / failed;  xK  abandon the
  * K-th input's remaining outputs (never produced).
  */
+#include "io/kafka.h"
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "io/kafka.h"
-#include "testutil.h"
 
 struct track_case {
     const char *name;
@@ -30,20 +30,20 @@ static const struct track_case cases[] = {
     { "in-order deliveries", "a0:1 a1:1 d0 d1", "0 0 1 2", 0, 0, false },
     { "out-of-order deliveries wait for the oldest", "a0:1 a1:1 d1 d0",
       "0 0 0 2", 0, 0, false },
-    { "several outputs per input", "a0:2 a1:0 a2:1 d0 d2 d0",
-      "0 0 0 0 0 3", 0, 0, false },
+    { "several outputs per input", "a0:2 a1:0 a2:1 d0 d2 d0", "0 0 0 0 0 3", 0,
+      0, false },
     { "input without outputs behind a pending one", "a0:1 a1:0 a2:0 d0",
       "0 0 0 3", 0, 0, false },
     { "offset gaps (compaction, markers)", "a10:0 a15:1 a20:0 d1",
       "11 15 15 21", 0, 0, false },
-    { "failed delivery holds its input forever", "a0:1 a1:1 f0 d1",
-      "0 0 0 0", 2, 0, true },
-    { "failure keeps earlier progress", "a0:1 a1:1 d0 f1 a2:0",
-      "0 0 1 1 1", 1, 0, true },
-    { "abandoned outputs hold the input", "a0:3 d0 x0 a1:0", "0 0 0 0", 1,
+    { "failed delivery holds its input forever", "a0:1 a1:1 f0 d1", "0 0 0 0",
+      2, 0, true },
+    { "failure keeps earlier progress", "a0:1 a1:1 d0 f1 a2:0", "0 0 1 1 1", 1,
       0, true },
-    { "pending counts only unfinished inputs", "a0:2 a1:1 a2:0 d1",
-      "0 0 0 0", 2, 2, false },
+    { "abandoned outputs hold the input", "a0:3 d0 x0 a1:0", "0 0 0 0", 1, 0,
+      true },
+    { "pending counts only unfinished inputs", "a0:2 a1:1 a2:0 d1", "0 0 0 0",
+      2, 2, false },
 };
 
 START_TEST(test_track_script)
@@ -93,8 +93,8 @@ START_TEST(test_track_script)
         w = strtok_r(NULL, " ", &want_save);
     }
     ck_assert_msg(churn_track_pending(tr) == c->want_pending,
-                  "%s: pending %zu, want %zu", c->name,
-                  churn_track_pending(tr), c->want_pending);
+                  "%s: pending %zu, want %zu", c->name, churn_track_pending(tr),
+                  c->want_pending);
     ck_assert_msg(churn_track_inflight(tr) == c->want_inflight,
                   "%s: inflight %llu, want %llu", c->name,
                   (unsigned long long)churn_track_inflight(tr),
@@ -120,7 +120,9 @@ END_TEST
  * committable offset jumps only when the oldest completes. */
 START_TEST(test_track_ring_growth)
 {
-    enum { N = 1000 };
+    enum {
+        N = 1000
+    };
     struct churn_track *tr = churn_track_new();
     struct churn_ticket **tk = calloc(N, sizeof(*tk));
 

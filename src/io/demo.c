@@ -7,6 +7,11 @@
  * broker acknowledged as one line, then a summary. It ends by itself once
  * the replay is produced and fully consumed.
  */
+#include "churnd/decode.h"
+#include "io/cli.h"
+#include "io/kafka.h"
+#include "tools/gen.h"
+
 #include <getopt.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -15,11 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "churnd/decode.h"
-#include "io/cli.h"
-#include "io/kafka.h"
-#include "tools/gen.h"
 
 #define DEMO_PARTITIONS 4
 
@@ -56,11 +56,11 @@ static void *produce_main(void *arg)
 
         churn_gen_line_info(d->gen, &info);
         do {
-            e = rd_kafka_producev(
-                d->producer, RD_KAFKA_V_TOPIC(d->topic),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_KEY(info.key.ptr, info.key.len),
-                RD_KAFKA_V_VALUE((void *)line, len), RD_KAFKA_V_END);
+            e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->topic),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                  RD_KAFKA_V_KEY(info.key.ptr, info.key.len),
+                                  RD_KAFKA_V_VALUE((void *)line, len),
+                                  RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(d->producer, 50);
             }
@@ -85,8 +85,8 @@ static const char *jstr(const json_t *o, const char *k)
 }
 
 /* One readable line per alert the broker acknowledged. */
-static void on_delivered(void *ctx, enum churn_topic topic,
-                         const rd_kafka_message_t *m)
+static void
+on_delivered(void *ctx, enum churn_topic topic, const rd_kafka_message_t *m)
 {
     struct demo *d = ctx;
     json_t *o;
@@ -117,8 +117,7 @@ static void demo_usage(FILE *out)
                  "fire and a summary\n");
 }
 
-static bool parse_u64(const char *s, uint64_t min, uint64_t max,
-                      uint64_t *out)
+static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     char *end;
     unsigned long long v;
@@ -134,8 +133,8 @@ static bool parse_u64(const char *s, uint64_t min, uint64_t max,
     return true;
 }
 
-static int set_kafka(struct churn_config *cfg, const char *fmt,
-                     const char *value)
+static int
+set_kafka(struct churn_config *cfg, const char *fmt, const char *value)
 {
     char kv[600];
     struct churn_error err = { 0 };
@@ -149,7 +148,8 @@ static int set_kafka(struct churn_config *cfg, const char *fmt,
 }
 
 static void print_summary(const struct demo *d,
-                          const struct churn_kafka_totals *t, double secs)
+                          const struct churn_kafka_totals *t,
+                          double secs)
 {
     const struct churn_engine_stats *s = &t->engine;
 
@@ -271,19 +271,19 @@ int churnd_cmd_demo(int argc, char **argv)
         rd_kafka_mock_topic_create(mc, names[i], DEMO_PARTITIONS, 1);
     }
     for (size_t i = 1; i < cfg.input_topic_cnt; i++) {
-        rd_kafka_mock_topic_create(mc, cfg.input_topics[i], DEMO_PARTITIONS,
-                                   1);
+        rd_kafka_mock_topic_create(mc, cfg.input_topics[i], DEMO_PARTITIONS, 1);
     }
     const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
     code = set_kafka(&cfg, "kafka.bootstrap.servers=%s", bootstrap);
-    code = code != 0 ? code : set_kafka(&cfg, "kafka.group.id=%s", "churnd-demo");
+    code =
+        code != 0 ? code : set_kafka(&cfg, "kafka.group.id=%s", "churnd-demo");
     code = code != 0 ? code
                      : set_kafka(&cfg, "kafka.consumer.session.timeout.ms=%s",
                                  "6000");
-    code = code != 0
-               ? code
-               : set_kafka(&cfg, "kafka.consumer.heartbeat.interval.ms=%s",
-                           "500");
+    code =
+        code != 0
+            ? code
+            : set_kafka(&cfg, "kafka.consumer.heartbeat.interval.ms=%s", "500");
     if (code != 0) {
         goto out;
     }
@@ -318,10 +318,10 @@ int churnd_cmd_demo(int argc, char **argv)
 
     printf("churnd demo: mock Kafka cluster at %s; producing %llu generated "
            "events for %llu accounts into '%s' (%d partitions)\n\n",
-           bootstrap, (unsigned long long)events,
-           (unsigned long long)accounts, d.topic, DEMO_PARTITIONS);
-    printf("%-16s  %-8s  %-22s  %-12s  %s\n", "event time", "severity",
-           "rule", "account", "summary");
+           bootstrap, (unsigned long long)events, (unsigned long long)accounts,
+           d.topic, DEMO_PARTITIONS);
+    printf("%-16s  %-8s  %-22s  %-12s  %s\n", "event time", "severity", "rule",
+           "account", "summary");
     fflush(stdout);
     if (pthread_create(&thread, NULL, produce_main, &d) != 0) {
         fprintf(stderr, "churnd demo: cannot start the producer thread\n");

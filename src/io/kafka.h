@@ -2,16 +2,16 @@
 #ifndef CHURND_IO_KAFKA_H
 #define CHURND_IO_KAFKA_H
 
+#include "churnd/config.h"
+#include "churnd/engine.h"
+#include "churnd/error.h"
+
 #include <librdkafka/rdkafka.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "churnd/config.h"
-#include "churnd/engine.h"
-#include "churnd/error.h"
 
 /*
  * The Kafka adapter: `churnd run` and `churnd demo` (DESIGN §1, §3, §4).
@@ -76,8 +76,7 @@ enum churn_err churn_kafka_conf_build(const struct churn_config *cfg,
 
 /* Value of a property in conf (for tests and logs); "" when unset. The
  * returned pointer is to a static thread-local buffer. */
-const char *churn_kafka_conf_get(const rd_kafka_conf_t *conf,
-                                 const char *name);
+const char *churn_kafka_conf_get(const rd_kafka_conf_t *conf, const char *name);
 
 /* ---- delivery tracking (kafka_track.c) ---- */
 
@@ -177,8 +176,8 @@ struct churn_kafka_opts {
 
 struct churn_kafka_totals {
     struct churn_engine_stats engine; /* summed over every engine */
-    uint64_t consumed; /* live inputs (rebuilds not counted) */
-    uint64_t rebuilt;  /* inputs re-read to rebuild state */
+    uint64_t consumed;                /* live inputs (rebuilds not counted) */
+    uint64_t rebuilt;                 /* inputs re-read to rebuild state */
     uint64_t produced;
     uint64_t delivered;
 };
@@ -213,8 +212,8 @@ struct churn__tp {
     int32_t partition;
     struct churn_track *track;
     struct churn__part *part;
-    int64_t stored;    /* last offset handed to offsets_store, -1 none */
-    int64_t committed; /* last offset committed synchronously, -1 none */
+    int64_t stored;        /* last offset handed to offsets_store, -1 none */
+    int64_t committed;     /* last offset committed synchronously, -1 none */
     int64_t rebuild_until; /* below it: rebuild state, discard outputs */
     bool at_eof;
 };
@@ -235,11 +234,12 @@ struct churn__run {
     size_t zombie_cnt, zombie_cap;
     struct churn_kafka_lags lags;
     struct churn_kafka_totals totals;
-    bool manual_commit;  /* enable.auto.commit=false: commit ourselves */
-    bool assigned_once;  /* a rebalance assigned (possibly nothing) */
-    bool fatal;          /* stop and exit 1 */
+    bool manual_commit; /* enable.auto.commit=false: commit ourselves */
+    bool assigned_once; /* a rebalance assigned (possibly nothing) */
+    bool fatal;         /* stop and exit 1 */
     uint64_t failed_deliveries;
-    int64_t last_activity_ms; /* monotonic */
+    int64_t last_activity_ms;          /* monotonic */
+    int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */
     int64_t last_store_ms;
     int64_t last_commit_ms;
 };
@@ -279,9 +279,8 @@ enum churn_err churn__in_open(struct churn__run *r, struct churn_error *err);
 /* Stores every partition's committable offset that advanced. */
 void churn__in_store(struct churn__run *r);
 /* Finds the assigned topic-partition; NULL when not assigned. */
-struct churn__tp *churn__in_find(struct churn__run *r,
-                                 const char *topic,
-                                 int32_t partition);
+struct churn__tp *
+churn__in_find(struct churn__run *r, const char *topic, int32_t partition);
 /* Releases every partition still held and closes the consumer. */
 void churn__in_close(struct churn__run *r);
 /* Adds an engine's totals into r->totals. */

@@ -7,10 +7,10 @@
  * overridden: a user value that would weaken the guarantee is refused, so a
  * misconfiguration shows at start-up instead of as lost or reordered data.
  */
+#include "io/kafka.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "io/kafka.h"
 
 struct prop {
     const char *name;
@@ -42,20 +42,30 @@ struct forced {
 };
 
 static const struct forced consumer_forced[] = {
-    { "enable.auto.offset.store", "false", { "false", NULL },
+    { "enable.auto.offset.store",
+      "false",
+      { "false", NULL },
       "churnd stores an offset only after its outputs are delivered" },
     /* Only used to detect the end of input (--idle-exit); harmless. */
     { "enable.partition.eof", "true", { "true", "false", NULL }, NULL },
 };
 
 static const struct forced producer_forced[] = {
-    { "enable.idempotence", "true", { "true", NULL },
+    { "enable.idempotence",
+      "true",
+      { "true", NULL },
       "at-least-once without reordering needs the idempotent producer" },
-    { "acks", "all", { "all", "-1", NULL },
+    { "acks",
+      "all",
+      { "all", "-1", NULL },
       "an output counts as delivered only when all in-sync replicas have it" },
-    { "request.required.acks", "all", { "all", "-1", NULL },
+    { "request.required.acks",
+      "all",
+      { "all", "-1", NULL },
       "an output counts as delivered only when all in-sync replicas have it" },
-    { "transactional.id", "", { NULL },
+    { "transactional.id",
+      "",
+      { NULL },
       "exactly-once (transactions) is not supported yet" },
 };
 
@@ -65,22 +75,45 @@ static const struct forced producer_forced[] = {
  * side that would ignore them anyway.
  */
 static const char *const consumer_only[] = {
-    "group.id", "group.instance.id", "session.timeout.ms",
-    "heartbeat.interval.ms", "auto.offset.reset", "enable.auto.commit",
-    "auto.commit.interval.ms", "partition.assignment.strategy",
-    "max.poll.interval.ms", "isolation.level", "fetch.min.bytes",
-    "fetch.max.bytes", "fetch.wait.max.ms", "max.partition.fetch.bytes",
-    "queued.min.messages", "queued.max.messages.kbytes", "check.crcs",
+    "group.id",
+    "group.instance.id",
+    "session.timeout.ms",
+    "heartbeat.interval.ms",
+    "auto.offset.reset",
+    "enable.auto.commit",
+    "auto.commit.interval.ms",
+    "partition.assignment.strategy",
+    "max.poll.interval.ms",
+    "isolation.level",
+    "fetch.min.bytes",
+    "fetch.max.bytes",
+    "fetch.wait.max.ms",
+    "max.partition.fetch.bytes",
+    "queued.min.messages",
+    "queued.max.messages.kbytes",
+    "check.crcs",
     NULL,
 };
 
 static const char *const producer_only[] = {
-    "acks", "request.required.acks", "linger.ms", "queue.buffering.max.ms",
-    "queue.buffering.max.messages", "queue.buffering.max.kbytes",
-    "compression.type", "compression.codec", "batch.size",
-    "batch.num.messages", "enable.idempotence", "partitioner",
-    "message.timeout.ms", "delivery.timeout.ms", "request.timeout.ms",
-    "message.send.max.retries", "retries", "transactional.id",
+    "acks",
+    "request.required.acks",
+    "linger.ms",
+    "queue.buffering.max.ms",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "compression.type",
+    "compression.codec",
+    "batch.size",
+    "batch.num.messages",
+    "enable.idempotence",
+    "partitioner",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "request.timeout.ms",
+    "message.send.max.retries",
+    "retries",
+    "transactional.id",
     NULL,
 };
 
@@ -108,21 +141,24 @@ static const char *prefix(int side)
     }
 }
 
-static enum churn_err set(rd_kafka_conf_t *conf, const char *key_prefix,
-                          const char *name, const char *value,
+static enum churn_err set(rd_kafka_conf_t *conf,
+                          const char *key_prefix,
+                          const char *name,
+                          const char *value,
                           struct churn_error *err)
 {
     char errstr[512];
 
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) !=
         RD_KAFKA_CONF_OK) {
-        return churn_error_set(err, CHURN_EINVAL, "%s%s: %s", key_prefix,
-                               name, errstr);
+        return churn_error_set(err, CHURN_EINVAL, "%s%s: %s", key_prefix, name,
+                               errstr);
     }
     return CHURN_OK;
 }
 
-static enum churn_err check_forced(const struct forced *f, size_t cnt,
+static enum churn_err check_forced(const struct forced *f,
+                                   size_t cnt,
                                    const struct churn_kafka_prop *p,
                                    struct churn_error *err)
 {
@@ -135,9 +171,8 @@ static enum churn_err check_forced(const struct forced *f, size_t cnt,
                 return CHURN_OK;
             }
         }
-        return churn_error_set(err, CHURN_EINVAL,
-                               "%s%s=%s: not allowed: %s", prefix(p->side),
-                               p->name, p->value, f[i].why);
+        return churn_error_set(err, CHURN_EINVAL, "%s%s=%s: not allowed: %s",
+                               prefix(p->side), p->name, p->value, f[i].why);
     }
     return CHURN_OK;
 }
@@ -152,9 +187,8 @@ enum churn_err churn_kafka_conf_build(const struct churn_config *cfg,
     size_t def_cnt = consumer ? sizeof(consumer_defaults) / sizeof(defs[0])
                               : sizeof(producer_defaults) / sizeof(defs[0]);
     const struct forced *forced = consumer ? consumer_forced : producer_forced;
-    size_t forced_cnt = consumer
-                            ? sizeof(consumer_forced) / sizeof(forced[0])
-                            : sizeof(producer_forced) / sizeof(forced[0]);
+    size_t forced_cnt = consumer ? sizeof(consumer_forced) / sizeof(forced[0])
+                                 : sizeof(producer_forced) / sizeof(forced[0]);
     int mine = consumer ? CHURN_KAFKA_CONSUMER : CHURN_KAFKA_PRODUCER;
     rd_kafka_conf_t *conf;
     enum churn_err rc = CHURN_OK;
@@ -172,8 +206,8 @@ enum churn_err churn_kafka_conf_build(const struct churn_config *cfg,
         int want = pass == 0 ? CHURN_KAFKA_BOTH : mine;
         for (size_t i = 0; i < cfg->kafka_prop_cnt && rc == CHURN_OK; i++) {
             const struct churn_kafka_prop *p = &cfg->kafka_props[i];
-            if ((int)p->side != want ||
-                (want == CHURN_KAFKA_BOTH && other_side_only(consumer, p->name))) {
+            if ((int)p->side != want || (want == CHURN_KAFKA_BOTH &&
+                                         other_side_only(consumer, p->name))) {
                 continue;
             }
             rc = check_forced(forced, forced_cnt, p, err);
@@ -195,8 +229,7 @@ enum churn_err churn_kafka_conf_build(const struct churn_config *cfg,
     return CHURN_OK;
 }
 
-const char *churn_kafka_conf_get(const rd_kafka_conf_t *conf,
-                                 const char *name)
+const char *churn_kafka_conf_get(const rd_kafka_conf_t *conf, const char *name)
 {
     static _Thread_local char buf[512];
     size_t len = sizeof(buf);

@@ -11,14 +11,13 @@
  * offset is committed synchronously, and only then is it released, so a
  * new owner starts exactly after what this instance delivered.
  */
+#include "io/kafka.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/kafka.h"
-
-static void error_cb(rd_kafka_t *rk, int code, const char *reason,
-                     void *opaque)
+static void error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
     struct churn__run *r = opaque;
     char buf[512];
@@ -56,8 +55,8 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     return 0; /* json is freed by librdkafka */
 }
 
-struct churn__tp *churn__in_find(struct churn__run *r, const char *topic,
-                                 int32_t partition)
+struct churn__tp *
+churn__in_find(struct churn__run *r, const char *topic, int32_t partition)
 {
     for (size_t i = 0; i < r->tp_cnt; i++) {
         struct churn__tp *tp = r->tps[i];
@@ -98,8 +97,8 @@ void churn__totals_add(struct churn__run *r, const struct churn_engine *eng)
     }
 }
 
-static struct churn__part *part_get(struct churn__run *r, int32_t partition,
-                                    struct churn_error *err)
+static struct churn__part *
+part_get(struct churn__run *r, int32_t partition, struct churn_error *err)
 {
     struct churn__part *p;
 
@@ -149,8 +148,10 @@ static void part_put(struct churn__run *r, struct churn__part *p)
     free(p);
 }
 
-static enum churn_err tp_add(struct churn__run *r, const char *topic,
-                             int32_t partition, struct churn_error *err)
+static enum churn_err tp_add(struct churn__run *r,
+                             const char *topic,
+                             int32_t partition,
+                             struct churn_error *err)
 {
     struct churn__tp *tp;
 
@@ -241,8 +242,7 @@ advanced(struct churn__run *r, const rd_kafka_topic_partition_list_t *only)
     return l;
 }
 
-static void store_list(struct churn__run *r,
-                       rd_kafka_topic_partition_list_t *l)
+static void store_list(struct churn__run *r, rd_kafka_topic_partition_list_t *l)
 {
     rd_kafka_resp_err_t e;
 
@@ -292,8 +292,8 @@ static void commit_sync(struct churn__run *r,
                                  only, tp->topic, tp->partition) == NULL)) {
             continue;
         }
-        rd_kafka_topic_partition_list_add(l, tp->topic, tp->partition)
-            ->offset = off;
+        rd_kafka_topic_partition_list_add(l, tp->topic, tp->partition)->offset =
+            off;
     }
     if (l->cnt > 0) {
         e = rd_kafka_commit(r->consumer, l, 0);
@@ -441,15 +441,16 @@ static void check_colocation(struct churn__run *r)
 }
 
 static void on_assign(struct churn__run *r,
-                      rd_kafka_topic_partition_list_t *parts, bool coop)
+                      rd_kafka_topic_partition_list_t *parts,
+                      bool coop)
 {
     struct churn_error err = { 0 };
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
 
     for (int i = 0; i < parts->cnt; i++) {
-        if (tp_add(r, parts->elems[i].topic, parts->elems[i].partition,
-                   &err) != CHURN_OK) {
+        if (tp_add(r, parts->elems[i].topic, parts->elems[i].partition, &err) !=
+            CHURN_OK) {
             churn_log(CHURN_LOG_ERROR, "partition %s[%d]: %s",
                       parts->elems[i].topic, (int)parts->elems[i].partition,
                       err.msg);
@@ -480,7 +481,8 @@ static void on_assign(struct churn__run *r,
 
 /* Finishes the listed partitions' work and releases them. */
 static void release(struct churn__run *r,
-                    const rd_kafka_topic_partition_list_t *parts, bool lost)
+                    const rd_kafka_topic_partition_list_t *parts,
+                    bool lost)
 {
     int64_t deadline = churn__now_ms() + r->cfg->output_flush_timeout_ms;
 
@@ -518,8 +520,10 @@ static void release(struct churn__run *r,
     }
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+static void rebalance_cb(rd_kafka_t *rk,
+                         rd_kafka_resp_err_t e,
+                         rd_kafka_topic_partition_list_t *parts,
+                         void *opaque)
 {
     struct churn__run *r = opaque;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -545,8 +549,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         }
         break;
     default:
-        churn_log(CHURN_LOG_ERROR, "rebalance failed: %s",
-                  rd_kafka_err2str(e));
+        churn_log(CHURN_LOG_ERROR, "rebalance failed: %s", rd_kafka_err2str(e));
         release(r, parts, true);
         rd_kafka_assign(rk, NULL);
         break;
@@ -555,11 +558,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
 
 /* Waits until every input topic's metadata is available; returns their
  * partition counts in counts[]. Fails only when interrupted by a signal. */
-static enum churn_err wait_for_topics(struct churn__run *r, int *counts,
-                                      struct churn_error *err)
+static enum churn_err
+wait_for_topics(struct churn__run *r, int *counts, struct churn_error *err)
 {
-    const char *bootstrap = churn_kafka_conf_get(
-        rd_kafka_conf(r->consumer), "bootstrap.servers");
+    const char *bootstrap =
+        churn_kafka_conf_get(rd_kafka_conf(r->consumer), "bootstrap.servers");
     char servers[512];
 
     snprintf(servers, sizeof(servers), "%s", bootstrap);

@@ -4,13 +4,13 @@
  * formatted into a local buffer and written with one fwrite so that
  * librdkafka's threads and the main thread never interleave within a line.
  */
+#include "io/kafka.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include "io/kafka.h"
 
 static enum churn_log_level log_level = CHURN_LOG_INFO;
 static enum churn_log_format log_format = CHURN_LOG_TEXT;

@@ -9,10 +9,10 @@
  * (after librdkafka's own retries) or a fatal producer error stops the
  * daemon: that input's offset is never committed.
  */
+#include "io/kafka.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "io/kafka.h"
 
 static const char *topic_label(enum churn_topic t)
 {
@@ -53,8 +53,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     }
 }
 
-static void error_cb(rd_kafka_t *rk, int code, const char *reason,
-                     void *opaque)
+static void error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
     struct churn__run *r = opaque;
     char buf[512];
@@ -70,7 +69,9 @@ static void error_cb(rd_kafka_t *rk, int code, const char *reason,
               rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }
 
-void churn__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
+void churn__kafka_log_cb(const rd_kafka_t *rk,
+                         int level,
+                         const char *fac,
                          const char *buf)
 {
     /* syslog levels: 0-3 are errors, 4 warnings, 5-6 info, 7 debug. The
@@ -82,13 +83,12 @@ void churn__kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac,
     churn_log(l, "librdkafka %s %s: %s", rd_kafka_name(rk), fac, buf);
 }
 
-
 enum churn_err churn__out_open(struct churn__run *r, struct churn_error *err)
 {
-    const char *names[CHURN_TOPIC__COUNT] = {
-        r->cfg->output_signals, r->cfg->output_alerts,
-        r->cfg->output_metrics, r->cfg->output_dlq
-    };
+    const char *names[CHURN_TOPIC__COUNT] = { r->cfg->output_signals,
+                                              r->cfg->output_alerts,
+                                              r->cfg->output_metrics,
+                                              r->cfg->output_dlq };
     rd_kafka_conf_t *conf;
     char errstr[512];
     enum churn_err rc;
@@ -109,9 +109,9 @@ enum churn_err churn__out_open(struct churn__run *r, struct churn_error *err)
     for (int t = 0; t < CHURN_TOPIC__COUNT; t++) {
         r->out_rkt[t] = rd_kafka_topic_new(r->producer, names[t], NULL);
         if (r->out_rkt[t] == NULL) {
-            return churn_error_set(
-                err, CHURN_EINVAL, "output topic '%s': %s", names[t],
-                rd_kafka_err2str(rd_kafka_last_error()));
+            return churn_error_set(err, CHURN_EINVAL, "output topic '%s': %s",
+                                   names[t],
+                                   rd_kafka_err2str(rd_kafka_last_error()));
         }
     }
     return CHURN_OK;
@@ -126,8 +126,7 @@ static rd_kafka_headers_t *headers_of(const struct churn_output *o)
     }
     h = rd_kafka_headers_new(o->header_cnt);
     for (size_t i = 0; i < o->header_cnt; i++) {
-        rd_kafka_header_add(h, o->headers[i].name, -1,
-                            o->headers[i].value.ptr,
+        rd_kafka_header_add(h, o->headers[i].name, -1, o->headers[i].value.ptr,
                             (ssize_t)o->headers[i].value.len);
     }
     return h;

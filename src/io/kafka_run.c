@@ -9,6 +9,10 @@
  * fatal error): pause fetching, wait for outstanding deliveries (bounded by
  * output.flush_timeout), commit synchronously, leave the group.
  */
+#include "churnd/decode.h"
+#include "io/cli.h"
+#include "io/kafka.h"
+
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,10 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-#include "churnd/decode.h"
-#include "io/cli.h"
-#include "io/kafka.h"
 
 static volatile sig_atomic_t signal_cnt;
 
@@ -144,8 +144,10 @@ static void finish_all(struct churn__run *r)
 
     for (size_t i = 0; i < r->tp_cnt && !r->fatal; i++) {
         struct churn__tp *tp = r->tps[i];
-        struct churn_source src = { tp->topic, tp->partition,
-                                    churn_track_committable(tp->track), -1,
+        struct churn_source src = { tp->topic,
+                                    tp->partition,
+                                    churn_track_committable(tp->track),
+                                    -1,
                                     { NULL, 0 } };
         bool first = true;
         /* One finish per engine: the first of its topic-partitions. */
@@ -212,13 +214,18 @@ static void loop(struct churn__run *r)
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 handle_message(r, m);
                 r->last_activity_ms = now;
+                if (r->first_msg_ms == 0) {
+                    r->first_msg_ms = now;
+                }
+                r->last_msg_ms = now;
             } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 struct churn__tp *tp = churn__in_find(
                     r, rd_kafka_topic_name(m->rkt), m->partition);
                 if (tp != NULL) {
                     tp->at_eof = true;
                 }
-                churn_log(CHURN_LOG_DEBUG, "partition %s[%d]: end at offset %lld",
+                churn_log(CHURN_LOG_DEBUG,
+                          "partition %s[%d]: end at offset %lld",
                           rd_kafka_topic_name(m->rkt), (int)m->partition,
                           (long long)m->offset);
             } else {
@@ -292,11 +299,17 @@ out:
     if (r.fatal) {
         code = 1;
     }
+    int64_t busy_ms = r.last_msg_ms - r.first_msg_ms;
     churn_log(code == 0 ? CHURN_LOG_INFO : CHURN_LOG_ERROR,
-              "stopped: consumed %llu, produced %llu, delivered %llu%s",
+              "stopped: consumed %llu, rebuilt %llu, produced %llu, "
+              "delivered %llu; %.0f events/s from first to last message%s",
               (unsigned long long)r.totals.consumed,
+              (unsigned long long)r.totals.rebuilt,
               (unsigned long long)r.totals.produced,
               (unsigned long long)r.totals.delivered,
+              busy_ms > 0 ? (double)(r.totals.consumed + r.totals.rebuilt) *
+                                1000.0 / (double)busy_ms
+                          : 0.0,
               code == 0 ? "" : " (exit 1)");
     if (totals != NULL) {
         *totals = r.totals;

@@ -5,12 +5,12 @@
  * committed_offset, hi_offset}. Partitions the consumer does not fetch
  * (fetch_state "none") and the internal partition -1 are skipped.
  */
+#include "io/kafka.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "io/kafka.h"
 
 static int64_t num(const json_t *o, const char *key)
 {
@@ -57,7 +57,8 @@ enum churn_err churn_kafka_lags_parse(struct churn_kafka_lags *lags,
         return churn_error_set(err, CHURN_EINVAL,
                                "bad statistics json: no 'topics' object");
     }
-    json_object_foreach((json_t *)topics, tname, t) {
+    json_object_foreach((json_t *)topics, tname, t)
+    {
         const json_t *parts = json_object_get(t, "partitions");
         const char *pname;
         json_t *p;
@@ -65,7 +66,8 @@ enum churn_err churn_kafka_lags_parse(struct churn_kafka_lags *lags,
         if (!json_is_object(parts)) {
             continue;
         }
-        json_object_foreach((json_t *)parts, pname, p) {
+        json_object_foreach((json_t *)parts, pname, p)
+        {
             struct churn_kafka_lag x = { 0 };
             const char *state =
                 json_string_value(json_object_get(p, "fetch_state"));

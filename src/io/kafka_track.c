@@ -9,9 +9,9 @@
  * tickets in any order; the head is popped only when complete, which keeps
  * commits in input order.
  */
-#include <stdlib.h>
-
 #include "io/kafka.h"
+
+#include <stdlib.h>
 
 struct churn_ticket {
     struct churn_track *tr;

@@ -297,10 +297,12 @@ def consume_kcat(bootstrap, topic):
     for line in r.stdout.decode().splitlines():
         j = json.loads(line)
         hs = j.get("headers") or []
+        if isinstance(hs, list):  # kcat 1.7: [name, value, name, ...]
+            hs = dict(zip(hs[0::2], hs[1::2]))
         out.append(Msg(topic, j["partition"], j["offset"],
                        (j.get("key") or "").encode(),
                        (j.get("payload") or "").encode(),
-                       dict(zip(hs[0::2], (h.encode() for h in hs[1::2])))))
+                       {k: (v or "").encode() for k, v in hs.items()}))
     return out
 
 

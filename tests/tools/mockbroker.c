@@ -25,9 +25,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdbool.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +39,13 @@ static const struct {
     const char *name;
     int16_t key;
 } apis[] = {
-    { "Produce", 0 },         { "Fetch", 1 },
-    { "ListOffsets", 2 },     { "Metadata", 3 },
-    { "OffsetCommit", 8 },    { "OffsetFetch", 9 },
+    { "Produce", 0 },          { "Fetch", 1 },
+    { "ListOffsets", 2 },      { "Metadata", 3 },
+    { "OffsetCommit", 8 },     { "OffsetFetch", 9 },
     { "FindCoordinator", 10 }, { "JoinGroup", 11 },
-    { "Heartbeat", 12 },      { "LeaveGroup", 13 },
-    { "SyncGroup", 14 },      { "ApiVersions", 18 },
-    { "InitProducerId", 22 }, { "AddPartitionsToTxn", 24 },
+    { "Heartbeat", 12 },       { "LeaveGroup", 13 },
+    { "SyncGroup", 14 },       { "ApiVersions", 18 },
+    { "InitProducerId", 22 },  { "AddPartitionsToTxn", 24 },
     { "EndTxn", 26 },
 };
 
@@ -105,8 +105,11 @@ static bool parse_errcode(const char *s, rd_kafka_resp_err_t *out)
     return false;
 }
 
-static bool create_topic(rd_kafka_mock_cluster_t *mc, const char *name,
-                         const char *parts, int brokers, char *why,
+static bool create_topic(rd_kafka_mock_cluster_t *mc,
+                         const char *name,
+                         const char *parts,
+                         int brokers,
+                         char *why,
                          size_t why_len)
 {
     long n;
@@ -212,9 +215,10 @@ static bool command(rd_kafka_mock_cluster_t *mc, int brokers, char *line)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: mockbroker [--brokers N] [--topic NAME:PARTITIONS]...\n"
-                 "commands on stdin: topic NAME PARTITIONS | down ID | up ID |"
-                 " rtt ID MS |\n  error API ERRCODE COUNT | clear API | quit\n");
+    fprintf(out,
+            "usage: mockbroker [--brokers N] [--topic NAME:PARTITIONS]...\n"
+            "commands on stdin: topic NAME PARTITIONS | down ID | up ID |"
+            " rtt ID MS |\n  error API ERRCODE COUNT | clear API | quit\n");
 }
 
 int main(int argc, char **argv)
