@@ -237,6 +237,7 @@ struct churn__run {
     bool manual_commit; /* enable.auto.commit=false: commit ourselves */
     bool assigned_once; /* a rebalance assigned (possibly nothing) */
     bool fatal;         /* stop and exit 1 */
+    bool stopping;      /* shutting down: take no new work */
     uint64_t failed_deliveries;
     int64_t last_activity_ms;          /* monotonic */
     int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */

@@ -277,12 +277,12 @@ void churn__in_store(struct churn__run *r)
 }
 
 /* Commits the committable offsets of the listed partitions, synchronously. */
-static void commit_sync(struct churn__run *r,
-                        const rd_kafka_topic_partition_list_t *only)
+static rd_kafka_resp_err_t
+commit_sync(struct churn__run *r, const rd_kafka_topic_partition_list_t *only)
 {
     rd_kafka_topic_partition_list_t *l =
         rd_kafka_topic_partition_list_new((int)r->tp_cnt + 1);
-    rd_kafka_resp_err_t e;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR, first = e;
 
     for (size_t i = 0; i < r->tp_cnt; i++) {
         struct churn__tp *tp = r->tps[i];
@@ -306,6 +306,9 @@ static void commit_sync(struct churn__run *r,
             struct churn__tp *tp = churn__in_find(r, c->topic, c->partition);
             if (e != RD_KAFKA_RESP_ERR_NO_ERROR ||
                 c->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+                if (first == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                    first = c->err != 0 ? c->err : e;
+                }
                 churn_log(CHURN_LOG_WARN,
                           "partition %s[%d]: commit of offset %lld failed: %s",
                           c->topic, (int)c->partition, (long long)c->offset,
@@ -318,6 +321,27 @@ static void commit_sync(struct churn__run *r,
         }
     }
     rd_kafka_topic_partition_list_destroy(l);
+    return first;
+}
+
+/* Commit errors that go away once the group settles or the coordinator is
+ * back. */
+static bool is_retriable_commit(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+        return true;
+    default:
+        return false;
+    }
 }
 
 /*
@@ -466,6 +490,9 @@ static void on_assign(struct churn__run *r,
         error = rd_kafka_incremental_assign(r->consumer, parts);
     } else {
         e = rd_kafka_assign(r->consumer, parts);
+    }
+    if (r->stopping) {
+        rd_kafka_pause_partitions(r->consumer, parts);
     }
     if (error != NULL) {
         churn_log(CHURN_LOG_ERROR, "incremental assign: %s",
@@ -680,8 +707,28 @@ void churn__in_close(struct churn__run *r)
         return;
     }
     /* Commits what is committable, then leaves the group: the revoke
-     * callback releases every partition (nothing is in flight by now). */
-    commit_sync(r, NULL);
+     * callback releases every partition (nothing is in flight by now). A
+     * commit refused because the group is rebalancing (another member
+     * joining or leaving) is retried while polling, which lets the
+     * rebalance complete; a partition revoked meanwhile is committed and
+     * released by the revoke callback. */
+    r->stopping = true;
+    int64_t deadline = churn__now_ms() + r->cfg->output_flush_timeout_ms;
+    for (;;) {
+        e = commit_sync(r, NULL);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR || !is_retriable_commit(e) ||
+            churn__now_ms() >= deadline || churn__signals() > 1) {
+            break;
+        }
+        churn_log(CHURN_LOG_INFO, "commit: %s; retrying as the group settles",
+                  rd_kafka_err2str(e));
+        for (int i = 0; i < 10; i++) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(r->consumer, 100);
+            if (m != NULL) {
+                rd_kafka_message_destroy(m); /* not processed, not stored */
+            }
+        }
+    }
     e = rd_kafka_consumer_close(r->consumer);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         churn_log(CHURN_LOG_WARN, "consumer close: %s", rd_kafka_err2str(e));

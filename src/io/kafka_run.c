@@ -182,7 +182,12 @@ static bool is_idle(struct churn__run *r, int64_t now)
     if (r->opts->hold != NULL && atomic_load(r->opts->hold)) {
         return false;
     }
-    if (now - r->last_activity_ms < r->opts->idle_exit_ms) {
+    /* Holding nothing may only be a step of a rebalance (the cooperative
+     * protocol revokes in one round and assigns in the next): wait longer
+     * before calling that the end. */
+    int64_t need =
+        r->tp_cnt > 0 ? r->opts->idle_exit_ms : 3 * r->opts->idle_exit_ms;
+    if (now - r->last_activity_ms < need) {
         return false;
     }
     for (size_t i = 0; i < r->tp_cnt; i++) {

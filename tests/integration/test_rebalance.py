@@ -32,7 +32,7 @@ def run(strategy):
         prod.wait_sent(len(records) // 4)
         cl.log("third instance joins at %d events" % prod.sent)
         c = cl.Churnd(cfg, idle, "c", wd)
-        c.wait_log("assigned", 30)
+        c.wait_log("assigned", 60)
         prod.wait_sent(len(records) // 2)
         cl.log("stopping a at %d events" % prod.sent)
         a.signal()
