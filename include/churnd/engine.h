@@ -70,7 +70,9 @@ struct churn_engine_stats {
     uint64_t signals;
     uint64_t alerts_firing;
     uint64_t alerts_resolved;
-    uint64_t alerts_by_rule[CHURN_RULE__COUNT];
+    uint64_t alerts_by_rule[CHURN_RULE__COUNT];          /* fired */
+    uint64_t alerts_resolved_by_rule[CHURN_RULE__COUNT];
+    uint64_t alerts_open_by_rule[CHURN_RULE__COUNT]; /* firing now */
     uint64_t accounts;          /* in state now */
     uint64_t evicted_full;      /* evicted because state.max_accounts */
     uint64_t evicted_idle;      /* evicted after state.idle_evict */
@@ -78,6 +80,7 @@ struct churn_engine_stats {
     uint64_t unknown_plans;     /* events naming a plan not in the catalog */
     uint64_t dedupe_dropped;    /* ids forgotten early: dedupe capacity */
     int64_t watermark_ms;       /* INT64_MIN before the first event */
+    uint64_t metrics;           /* metrics records emitted */
 };
 
 /* GeoIP lookup: fills country (ISO 3166-1 alpha-2) and region (ISO 3166-2

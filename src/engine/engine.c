@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "metrics.h"
 
 /* ---- time ---- */
 
@@ -320,11 +321,14 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     eng->dec = churn_decoder_new(cfg->input_max_event_size);
     eng->accounts = churn__table_new(eng->ring_len, cfg->state_max_accounts);
     eng->cohort = calloc(CHURN__INTERN_MAX, sizeof(*eng->cohort));
-    if (eng->dec == NULL || eng->accounts == NULL || eng->cohort == NULL) {
+    eng->metrics = churn__metrics_new(eng);
+    if (eng->dec == NULL || eng->accounts == NULL || eng->cohort == NULL ||
+        eng->metrics == NULL) {
         churn_engine_free(eng);
         churn_error_set(err, CHURN_ENOMEM, "cannot allocate the engine");
         return NULL;
     }
+    churn__table_on_evict(eng->accounts, churn__metrics_evict, eng);
     return eng;
 }
 
@@ -345,6 +349,7 @@ void churn_engine_free(struct churn_engine *eng)
     churn__jw_release(&eng->jw);
     free(eng->cohort);
     free(eng->order);
+    churn__metrics_free(eng->metrics);
     free(eng);
 }
 
@@ -387,6 +392,11 @@ void churn_engine_get_stats(const struct churn_engine *eng,
 {
     *out = eng->stats;
     out->accounts = churn__table_count(eng->accounts);
+    for (int r = 0; r < CHURN_RULE__COUNT; r++) {
+        out->alerts_open_by_rule[r] =
+            out->alerts_by_rule[r] - out->alerts_resolved_by_rule[r] -
+            churn__metrics_evicted_open(eng, (enum churn_rule)r);
+    }
 }
 
 /* ---- dead letters ---- */
@@ -547,6 +557,7 @@ static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
         memcpy(acc->country, g.country, 2);
         memcpy(acc->region, g.region, 3);
     }
+    churn__metrics_geo(eng, acc, ev->ts_ms, g.country);
 }
 
 /* ---- boundaries ---- */
@@ -650,10 +661,13 @@ static void release_until(struct churn_engine *eng, int64_t limit_ms,
                                   p.ev.ts_ms, &created,
                                   &eng->stats.evicted_full);
         if (acc != NULL) {
+            struct churn__mview mv;
             if (created && p.ev.ts_ms < acc->first_ms) {
                 acc->first_ms = p.ev.ts_ms;
             }
+            churn__metrics_before(eng, acc, p.ev.ts_ms, &mv);
             churn__facts_apply(eng, acc, &p.ev);
+            churn__metrics_after(eng, acc, p.ev.ts_ms, &mv);
         } else {
             eng->out.oom = true;
         }
@@ -662,7 +676,8 @@ static void release_until(struct churn_engine *eng, int64_t limit_ms,
 }
 
 /* Moves the watermark to wm: releases waiting events and evaluates every
- * boundary passed, in event-time order. */
+ * boundary passed (buckets, then metrics periods ending at the same time),
+ * in event-time order. */
 static void advance_to(struct churn_engine *eng, int64_t wm)
 {
     int32_t target;
@@ -680,11 +695,21 @@ static void advance_to(struct churn_engine *eng, int64_t wm)
     if ((int64_t)target - eng->evaluated > (int64_t)eng->ring_len + 1) {
         eng->evaluated = target - (int32_t)eng->ring_len - 1;
     }
-    while (eng->evaluated < target) {
-        int32_t b = eng->evaluated + 1;
-        release_until(eng, churn__bucket_start(eng, b), false);
-        evaluate_boundary(eng, b);
-        eng->evaluated = b;
+    churn__metrics_begin(eng, wm);
+    for (;;) {
+        int64_t period_end = churn__metrics_due(eng, wm);
+        if (eng->evaluated < target &&
+            churn__bucket_start(eng, eng->evaluated + 1) <= period_end) {
+            int32_t b = eng->evaluated + 1;
+            release_until(eng, churn__bucket_start(eng, b), false);
+            evaluate_boundary(eng, b);
+            eng->evaluated = b;
+        } else if (period_end != INT64_MAX) {
+            release_until(eng, period_end, false);
+            churn__metrics_close(eng, period_end);
+        } else {
+            break;
+        }
     }
     release_until(eng, wm, false);
     if (eng->cfg.input_dedupe_horizon_ms > 0) {
