@@ -863,5 +863,12 @@ enum churn_err churn_engine_finish(struct churn_engine *eng,
     if (eng->max_ts == INT64_MIN) {
         return CHURN_OK;
     }
-    return churn_engine_advance(eng, eng->max_ts, err);
+    advance_to(eng, eng->max_ts);
+    /* the watermark releases events before it; at the end of input those
+     * at the newest time itself are due too */
+    release_until(eng, eng->max_ts, true);
+    if (eng->out.oom) {
+        return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+    }
+    return CHURN_OK;
 }
