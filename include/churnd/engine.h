@@ -165,4 +165,27 @@ const char *churn_engine_topic_name(const struct churn_engine *eng,
 /* Bytes of state held per account (fixed; see state.h). */
 size_t churn_engine_account_bytes(const struct churn_engine *eng);
 
+/*
+ * Explains one account (GET /accounts/{id}): one JSON object with its
+ * scores recomputed at the current bucket boundary together with every
+ * component and figure behind them, the band and health of its last
+ * boundary and signal, its window buckets, its subscription, payment and
+ * feedback facts, its open alerts and cool-downs, and how the metrics
+ * ledger counts it. id is borrowed.
+ *
+ * On success *json is a malloc'ed, NUL-terminated buffer of *len bytes that
+ * the caller frees with free(); *json is NULL (and CHURN_OK returned) when
+ * no account has that id. CHURN_ENOMEM leaves *json NULL.
+ *
+ * Reads the engine without changing it (no outputs, no state). Like every
+ * call here it must not run concurrently with another call on the same
+ * engine: an HTTP thread takes the processing loop's lock around it.
+ * Time: the figures are those of the boundary the watermark last passed.
+ */
+enum churn_err churn_engine_describe_account(const struct churn_engine *eng,
+                                             struct churn_str id,
+                                             char **json,
+                                             size_t *len,
+                                             struct churn_error *err);
+
 #endif
