@@ -157,8 +157,9 @@ START_TEST(test_worked_example_explained)
     ck_assert_str_eq(dstr(d, "facts.subscription.status"), "active");
     ck_assert_int_eq((int)dnum(d, "facts.subscription.mrr"), 50000);
     ck_assert_int_eq((int)dnum(d, "facts.subscription.seats"), 10);
-    ck_assert_str_eq(dstr(d, "facts.last_usage_day"),
-                     "2026-02-08T00:00:00.000Z");
+    ck_assert_str_eq(dstr(d, "facts.last_event"), "2026-02-08T14:00:00.000Z");
+    ck_assert_double_eq_tol(dnum(d, "scores.engagement.days_since_usage"), 0,
+                            1e-9);
     /* the engagement_drop alert it fired is open */
     json_t *al = json_object_get(d, "open_alerts");
     json_t *fired = et_alert(&t, "engagement_drop", "firing", 0);

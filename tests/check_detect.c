@@ -174,12 +174,31 @@ START_TEST(test_inactivity_from_watermark)
     ck_assert_uint_eq(et_alerts(&t, "inactivity", "firing"), 1);
     json_t *a = et_alert(&t, "inactivity", "firing", 0);
     ck_assert_int_eq((int)num(evidence(a), "days_inactive"), 14);
+    ck_assert_int_eq((int)num(evidence(a), "active_days_before"), 21);
+    ck_assert_double_eq_tol(num(evidence(a), "gap_probability"), 0, 1e-12);
     ck_assert_str_eq(str(a, "churn_kind"), "passive");
     et_advance(&t, ET_DAYS(40));
     ck_assert_uint_eq(et_alerts(&t, "inactivity", "firing"), 1);
     et_usage_day(&t, "i", 40, 1, 1);
     et_advance(&t, ET_DAYS(41) + ET_HOUR);
     ck_assert_uint_eq(et_alerts(&t, "inactivity", "resolved"), 1);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_inactivity_respects_rhythm)
+{
+    struct et t;
+
+    /* active one day in four: 14 quiet days have probability 0.75^14 =
+     * 1.8 % for this account, far above the 0.01 % bar */
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "s", ET_DAYS(0), CREATED);
+    for (int d = 0; d <= 28; d += 4) {
+        et_usage_day(&t, "s", d, 3, 1);
+    }
+    et_advance(&t, ET_DAYS(50));
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
     et_release(&t);
 }
 END_TEST
@@ -191,6 +210,7 @@ static const struct {
     const char *codes[3];
     int fire_at; /* 1-based failure that fires; 0: none */
 } streak_cases[] = {
+    /* (unresolved_after is off here; test_payment_unresolved covers it) */
     { "one soft failure is quiet", { "insufficient_funds", NULL }, 0 },
     { "second soft failure fires", { "insufficient_funds", "do_not_honor" },
       2 },
@@ -202,8 +222,10 @@ START_TEST(test_payment_streak)
 {
     struct et t;
     int n = 0;
+    const char *sets[] = { "rule.payment_failure_streak.unresolved_after=0",
+                           NULL };
 
-    et_init(&t, NULL);
+    et_init(&t, sets);
     et_ev(&t, "subscription.created", "p", ET_DAYS(0), CREATED);
     for (int k = 0; k < 3 && streak_cases[_i].codes[k]; k++) {
         char extra[96];
@@ -231,6 +253,30 @@ START_TEST(test_payment_streak)
         ck_assert_int_eq((int)num(a, "mrr_at_risk"), 10000);
     }
     (void)n;
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_payment_unresolved)
+{
+    struct et t;
+    const char *fail = "\"decline_code\":\"insufficient_funds\"";
+
+    /* one failure recovered the next day: quiet; one left for 3 days fires
+     * at the first boundary 3 days after it */
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "u", ET_DAYS(0), CREATED);
+    et_ev(&t, "payment.failed", "u", ET_DAYS(1) + 6 * ET_HOUR, fail);
+    et_ev(&t, "payment.succeeded", "u", ET_DAYS(2), "");
+    et_ev(&t, "payment.failed", "u", ET_DAYS(10) + 6 * ET_HOUR, fail);
+    et_advance(&t, ET_DAYS(13));
+    ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", NULL), 0);
+    et_advance(&t, ET_DAYS(14));
+    json_t *a = et_alert(&t, "payment_failure_streak", "firing", 0);
+    ck_assert_ptr_nonnull(a);
+    ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(14));
+    ck_assert_int_eq((int)num(evidence(a), "failures"), 1);
+    ck_assert_double_eq_tol(num(evidence(a), "days_unrecovered"), 3.75, 1e-9);
     et_release(&t);
 }
 END_TEST
@@ -594,8 +640,10 @@ static Suite *churn_detect_suite(void)
     tcase_add_test(tc, test_drop_once_hysteresis_resolve);
     tcase_add_test(tc, test_drop_weekend_is_not_a_drop);
     tcase_add_test(tc, test_inactivity_from_watermark);
+    tcase_add_test(tc, test_inactivity_respects_rhythm);
     tcase_add_loop_test(tc, test_payment_streak, 0,
                         sizeof(streak_cases) / sizeof(streak_cases[0]));
+    tcase_add_test(tc, test_payment_unresolved);
     tcase_add_test(tc, test_payment_recovery_and_cooldown);
     tcase_add_test(tc, test_card_expiring_from_watermark);
     tcase_add_loop_test(tc, test_downgrade, 0,

@@ -241,7 +241,10 @@ START_TEST(test_evict_idle_on_watermark)
     et_ev(&t, "usage.login", "busy", ET_DAYS(0), "");
     et_ev(&t, "usage.login", "busy", ET_DAYS(4), "");
     ck_assert_ptr_nonnull(account(&t, "idle"));
-    et_ev(&t, "usage.login", "busy", ET_DAYS(6), "");
+    /* judged at bucket boundaries: the day-6 boundary passes at 01:00 */
+    et_ev(&t, "usage.login", "busy", ET_DAYS(6) + 30 * ET_MIN(1), "");
+    ck_assert_ptr_nonnull(account(&t, "idle"));
+    et_ev(&t, "usage.login", "busy", ET_DAYS(6) + 2 * ET_HOUR, "");
     churn_engine_get_stats(t.eng, &st);
     ck_assert_ptr_null(account(&t, "idle"));
     ck_assert_ptr_nonnull(account(&t, "busy"));

@@ -607,13 +607,45 @@ START_TEST(test_eviction_leaves_the_ledger)
 }
 END_TEST
 
+START_TEST(test_idle_eviction_leaves_the_ledger)
+{
+    struct et t;
+    json_t *r;
+
+    init(&t, (const char *const[]){ "metrics.period=1d", "state.idle_evict=1d",
+                                    NULL },
+         NULL, NULL);
+    et_ev(&t, "subscription.created", "a", ET_DAYS(0) + ET_HOUR,
+          "\"plan\":\"team\",\"mrr\":1000,\"currency\":\"USD\"");
+    et_ev(&t, "subscription.created", "b", ET_DAYS(0) + ET_HOUR,
+          "\"plan\":\"team\",\"mrr\":300,\"currency\":\"USD\"");
+    for (int d = 1; d < 4; d++) {
+        et_ev(&t, "usage.login", "b", ET_DAYS(d) + 2 * ET_HOUR, "");
+    }
+    et_advance(&t, ET_DAYS(4));
+    check_all_balanced(&t);
+    /* a is idle for more than a day at the day-2 boundary */
+    r = rec(&t, "overall", ET_DAYS(2));
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(acc_fig(r, "evicted"), 1);
+    ck_assert_int_eq(mrr_fig(r, "USD", "evicted"), 1000);
+    ck_assert_int_eq(acc_fig(r, "end"), 1);
+    r = rec(&t, "plan:team", ET_DAYS(2));
+    ck_assert_int_eq(acc_fig(r, "evicted"), 1);
+    et_release(&t);
+}
+END_TEST
+
 START_TEST(test_watermark_jump_is_one_record)
 {
     struct et t;
     json_t *r;
     size_t n = 0;
 
-    init(&t, (const char *const[]){ "metrics.period=1d", NULL }, NULL, NULL);
+    /* (no idle eviction: the account must survive the jump) */
+    init(&t, (const char *const[]){ "metrics.period=1d", "state.idle_evict=0",
+                                    NULL },
+         NULL, NULL);
     et_ev(&t, "subscription.created", "a", ET_DAYS(0) + ET_HOUR,
           "\"plan\":\"team\",\"mrr\":1000,\"currency\":\"USD\"");
     et_ev(&t, "usage.login", "a", ET_DAYS(5000) + 2 * ET_HOUR, "");
@@ -954,6 +986,7 @@ static Suite *churn_metrics_suite(void)
     tcase_add_test(tc, test_currency_switch_moves_between_ledgers);
     tcase_add_test(tc, test_country_at_period_end);
     tcase_add_test(tc, test_eviction_leaves_the_ledger);
+    tcase_add_test(tc, test_idle_eviction_leaves_the_ledger);
     tcase_add_test(tc, test_watermark_jump_is_one_record);
     tcase_add_test(tc, test_bands_from_last_boundary);
     tcase_add_test(tc, test_random_story_balances_and_is_order_free);

@@ -134,7 +134,9 @@ struct churn_config {
     double drop_min_expected;   /* rule.engagement_drop.min_expected */
     double drop_z;              /* rule.engagement_drop.z */
     int64_t inactivity_after_ms;     /* rule.inactivity.after */
+    double inactivity_max_gap_p;     /* rule.inactivity.max_gap_probability */
     uint32_t failure_streak;         /* rule.payment_failure_streak.failures */
+    int64_t failure_unresolved_ms;   /* ...payment_failure_streak.unresolved_after */
     int64_t card_within_ms;          /* rule.card_expiring.within */
     double downgrade_contraction;    /* rule.downgrade.contraction */
     int64_t trial_before_ms;         /* rule.trial_low_activation.before */

@@ -189,10 +189,6 @@ static void write_facts(const struct churn_engine *eng,
 
     churn__jw_time(w, "first_event", acc->first_ms);
     churn__jw_time(w, "last_event", acc->last_ms);
-    churn__jw_time(w, "last_usage_day",
-                   acc->last_usage_bucket == INT32_MIN
-                       ? INT64_MIN
-                       : churn__bucket_start(eng, acc->last_usage_bucket));
     churn__jw_close(w);
 }
 

@@ -35,6 +35,19 @@ static bool is_firing(const struct churn__account *acc, enum churn_rule r)
     return (acc->firing & (1u << r)) != 0;
 }
 
+static double inactivity_gap_p(const struct churn__figures *f)
+{
+    double p;
+
+    if (f->observed_days_before == 0) {
+        return 1;
+    }
+    /* the idle run's first day is part of the observation (the gap ends
+     * it), so the active share counts it as observed, not active */
+    p = (double)f->active_days_before / (double)f->observed_days_before;
+    return pow(1 - p, f->days_since_usage);
+}
+
 bool churn__card_expires_within(const struct churn_engine *eng,
                                 const struct churn__account *acc,
                                 int64_t at_ms)
@@ -144,9 +157,10 @@ static void emit(struct churn_engine *eng, const struct churn__account *acc,
     o->event_ms = at_ms;
 }
 
-/* The component with the largest weighted shortfall from 100. */
-static const char *dominant_kind(const struct churn_engine *eng,
-                                 const struct churn__figures *f)
+/* The component with the largest weighted shortfall from 100:
+ * 0 engagement, 1 payment, 2 subscription, 3 feedback. */
+static int dominant(const struct churn_engine *eng,
+                    const struct churn__figures *f)
 {
     const struct churn_config *c = &eng->cfg;
     double d[4] = {
@@ -155,8 +169,6 @@ static const char *dominant_kind(const struct churn_engine *eng,
         c->score_weight_subscription * (100 - f->subscription),
         c->score_weight_feedback * (100 - f->feedback),
     };
-    static const char *const kinds[4] = { "passive", "involuntary",
-                                          "voluntary", "voluntary" };
     int best = 0;
 
     for (int i = 1; i < 4; i++) {
@@ -164,30 +176,15 @@ static const char *dominant_kind(const struct churn_engine *eng,
             best = i;
         }
     }
-    return kinds[best];
+    return best;
 }
 
-static const char *dominant_component(const struct churn_engine *eng,
-                                      const struct churn__figures *f)
-{
-    const struct churn_config *c = &eng->cfg;
-    double d[4] = {
-        c->score_weight_engagement * (100 - f->engagement),
-        c->score_weight_payment * (100 - f->payment),
-        c->score_weight_subscription * (100 - f->subscription),
-        c->score_weight_feedback * (100 - f->feedback),
-    };
-    static const char *const names[4] = { "engagement", "payment",
-                                          "subscription", "feedback" };
-    int best = 0;
-
-    for (int i = 1; i < 4; i++) {
-        if (d[i] > d[best]) {
-            best = i;
-        }
-    }
-    return names[best];
-}
+static const char *const component_names[4] = { "engagement", "payment",
+                                                 "subscription", "feedback" };
+/* Churn kind by dominant component: idle usage is passive churn, failing
+ * payments involuntary, the rest a customer's choice. */
+static const char *const component_kinds[4] = { "passive", "involuntary",
+                                                "voluntary", "voluntary" };
 
 static void ym_str(int32_t ym, char buf[16])
 {
@@ -231,23 +228,34 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "days_inactive", f->days_since_usage);
         churn__jw_int(w, "threshold_days",
                       c->inactivity_after_ms / bucket_days);
-        snprintf(sum, sum_len, "no usage for %d days (threshold %lld)",
-                 f->days_since_usage,
-                 (long long)(c->inactivity_after_ms / bucket_days));
+        churn__jw_int(w, "active_days_before", f->active_days_before);
+        churn__jw_int(w, "observed_days_before", f->observed_days_before);
+        churn__jw_num(w, "gap_probability", inactivity_gap_p(f), 8);
+        churn__jw_num(w, "max_gap_probability", c->inactivity_max_gap_p, 8);
+        snprintf(sum, sum_len, "no usage for %d days; active %u of the %u "
+                 "days before (gap probability %.1e)",
+                 f->days_since_usage, f->active_days_before,
+                 f->observed_days_before, inactivity_gap_p(f));
         break;
     case CHURN_RULE_PAYMENT_FAILURE_STREAK: {
         struct churn_str code = churn__intern_get(&eng->intern, acc->decline);
         enum churn__decline_class cls = churn__decline_classify(code);
+        double unrecovered =
+            acc->fail_ms == INT64_MIN
+                ? 0
+                : (double)(at_ms - acc->fail_ms) / (double)CHURN__DAY_MS;
         churn__jw_int(w, "failures", acc->fail_streak);
         churn__jw_int(w, "threshold", c->failure_streak);
         churn__jw_time(w, "first_failure_at", acc->fail_ms);
+        churn__jw_num(w, "days_unrecovered", unrecovered, 2);
         churn__jw_str_or_null(w, "last_decline_code", code);
         churn__jw_cstr(w, "decline_class", churn__decline_class_name(cls));
         churn__jw_bool(w, "hard_decline",
                        (acc->flags & CHURN__AF_HARD_DECLINE) != 0);
-        snprintf(sum, sum_len, "%u failed payment%s with no success since, "
-                 "last decline %.*s (%s)",
+        snprintf(sum, sum_len, "%u failed payment%s, unrecovered for %.1f "
+                 "days, last decline %.*s (%s)",
                  acc->fail_streak, acc->fail_streak == 1 ? "" : "s",
+                 unrecovered,
                  code.len ? (int)code.len : 4, code.len ? code.ptr : "none",
                  churn__decline_class_name(cls));
         break;
@@ -366,10 +374,10 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "payment", f->payment, 1);
         churn__jw_num(w, "subscription", f->subscription, 1);
         churn__jw_num(w, "feedback", f->feedback, 1);
-        churn__jw_cstr(w, "dominant", dominant_component(eng, f));
+        churn__jw_cstr(w, "dominant", component_names[dominant(eng, f)]);
         snprintf(sum, sum_len, "health %.1f is critical (below %.0f), "
                  "mostly %s", f->health, c->score_band_at_risk,
-                 dominant_component(eng, f));
+                 component_names[dominant(eng, f)]);
         break;
     case CHURN_RULE__COUNT:
         break;
@@ -394,7 +402,7 @@ static void write_alert(struct churn_engine *eng,
         kind = "involuntary";
     }
     if (kind == NULL) {
-        kind = f ? dominant_kind(eng, f) : "voluntary";
+        kind = f ? component_kinds[dominant(eng, f)] : "voluntary";
     }
     churn__jw_reset(w);
     churn__jw_open(w, NULL);
@@ -496,10 +504,24 @@ void churn__detect_boundary(struct churn_engine *eng,
     rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear, usage_silent,
               at_ms, f, "cleared");
 
-    /* inactivity: a timer on the watermark */
-    fire = f->days_since_usage >= c->inactivity_after_ms / bucket;
-    rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, !fire, usage_silent,
+    /* inactivity: a timer on the watermark, judged against the account's
+     * own rhythm: a gap of d idle days when a share p of days is active
+     * has probability about (1 - p)^d */
+    clear = f->days_since_usage < c->inactivity_after_ms / bucket;
+    fire = !clear && f->observed_days_before >= 7 &&
+           inactivity_gap_p(f) <= c->inactivity_max_gap_p;
+    rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, clear, usage_silent,
               at_ms, f, "cleared");
+
+    /* payment_failure_streak, the time half: a failure left unrecovered */
+    if (c->failure_unresolved_ms > 0 && acc->fail_streak > 0 &&
+        acc->fail_ms != INT64_MIN &&
+        at_ms - acc->fail_ms >= c->failure_unresolved_ms &&
+        churn__rule_can_fire(eng, acc, CHURN_RULE_PAYMENT_FAILURE_STREAK,
+                             at_ms)) {
+        churn__alert_fire(eng, acc, CHURN_RULE_PAYMENT_FAILURE_STREAK, at_ms,
+                          f);
+    }
 
     /* card_expiring */
     fire = churn__card_expires_within(eng, acc, at_ms);

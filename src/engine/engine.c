@@ -530,9 +530,6 @@ static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
     if (ev->has & CHURN_F_FEATURE) {
         v.features[s] |= feature_bit(eng, ev->feature);
     }
-    if (b > acc->last_usage_bucket) {
-        acc->last_usage_bucket = b;
-    }
 }
 
 static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
@@ -701,9 +698,16 @@ static void advance_to(struct churn_engine *eng, int64_t wm)
         if (eng->evaluated < target &&
             churn__bucket_start(eng, eng->evaluated + 1) <= period_end) {
             int32_t b = eng->evaluated + 1;
-            release_until(eng, churn__bucket_start(eng, b), false);
+            int64_t start = churn__bucket_start(eng, b);
+            release_until(eng, start, false);
             evaluate_boundary(eng, b);
             eng->evaluated = b;
+            /* Idleness is judged per bucket too: a scan of the whole table
+             * on every watermark step would cost more than the events. */
+            if (eng->cfg.state_idle_evict_ms > 0) {
+                eng->stats.evicted_idle += churn__table_evict_idle(
+                    eng->accounts, start - eng->cfg.state_idle_evict_ms);
+            }
         } else if (period_end != INT64_MAX) {
             release_until(eng, period_end, false);
             churn__metrics_close(eng, period_end);
@@ -714,10 +718,6 @@ static void advance_to(struct churn_engine *eng, int64_t wm)
     release_until(eng, wm, false);
     if (eng->cfg.input_dedupe_horizon_ms > 0) {
         dd_expire(&eng->dedupe, wm - eng->cfg.input_dedupe_horizon_ms);
-    }
-    if (eng->cfg.state_idle_evict_ms > 0) {
-        eng->stats.evicted_idle += churn__table_evict_idle(
-            eng->accounts, wm - eng->cfg.state_idle_evict_ms);
     }
 }
 

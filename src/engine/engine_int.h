@@ -53,6 +53,8 @@ struct churn__figures {
     double users_recent, users_base_weekly;
     double features_recent, features_base_weekly;
     int32_t days_since_usage;
+    uint32_t active_days_before; /* active buckets in the ring before the */
+    uint32_t observed_days_before; /* ... current idle run, since the first */
     uint64_t logins_recent, session_min_recent, api_calls_recent;
     uint16_t key_used_base;   /* feature bits seen in the baseline */
     uint16_t key_used_lately; /* ... in the last rule.feature_abandonment.unused */

@@ -106,7 +106,6 @@ struct churn__account {
     float engagement;        /* at the last boundary */
     int32_t head_bucket;     /* newest bucket index in the ring */
     int32_t first_bucket;    /* bucket of the first event */
-    int32_t last_usage_bucket; /* INT32_MIN: never */
     int32_t card_exp_ym;       /* -1 unknown */
     int32_t seats;
     int32_t prev_seats;        /* before the last downgrade */

@@ -232,6 +232,18 @@ void churn__figures_compute(struct churn_engine *eng,
             break;
         }
     }
+    /* the account's rhythm before the idle run: its share of active days */
+    if (f->days_since_usage >= 0) {
+        for (int32_t b = boundary - 1 - f->days_since_usage;
+             b >= acc->first_bucket; b--) {
+            int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+            if (s < 0) {
+                break;
+            }
+            f->observed_days_before++;
+            f->active_days_before += v.events[s] > 0;
+        }
+    }
     if (f->days_since_usage < 0) {
         /* No usage inside the ring: idle since the first event at least,
          * counting the first event's day. */

@@ -212,7 +212,6 @@ static struct churn__account *account_new(const struct churn__table *t,
     acc->signaled_band = CHURN__BAND_NONE;
     acc->head_bucket = INT32_MIN;
     acc->first_bucket = INT32_MAX;
-    acc->last_usage_bucket = INT32_MIN;
     acc->card_exp_ym = -1;
     acc->first_ms = now_ms;
     acc->last_ms = now_ms;
