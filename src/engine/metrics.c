@@ -966,15 +966,17 @@ void churn__metrics_close(struct churn_engine *eng, int64_t end_ms)
         it->dim = s->dim;
         it->name = slice_value(eng, s, it->cc);
         it->none = it->name.len == 0;
-        if (s->dim != DIM_COUNTRY) {
-            it->cc[0] = '\0';
-        } else if (it->none) {
+        if (s->dim != DIM_COUNTRY || it->none) {
             it->cc[0] = '\0';
         }
-        it->name.ptr = s->dim == DIM_COUNTRY ? NULL : it->name.ptr;
+        if (s->dim == DIM_COUNTRY) {
+            it->name.ptr = NULL; /* it pointed into cc, which qsort moves */
+        }
         n++;
     }
-    qsort(m->sorted, n, sizeof(*m->sorted), sort_item_cmp);
+    if (n > 1) {
+        qsort(m->sorted, n, sizeof(*m->sorted), sort_item_cmp);
+    }
     for (size_t i = 0; i < n; i++) {
         struct slice *s = &m->v[m->sorted[i].idx];
         sort_cells(eng, s);
