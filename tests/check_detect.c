@@ -428,6 +428,15 @@ START_TEST(test_pause_silences_usage_rules)
     et_advance(&t, ET_DAYS(60));
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
     ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
+    /* resumed: the paused weeks are neither a drop nor idleness; idle
+     * days count again from the resume */
+    et_ev(&t, "subscription.resumed", "z", ET_DAYS(60) + 2 * ET_HOUR, "");
+    for (int d = 60; d < 70; d++) {
+        et_usage_day(&t, "z", d, 12, 3);
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
+    ck_assert_uint_eq(et_alerts(&t, "inactivity", NULL), 0);
     et_release(&t);
 }
 END_TEST

@@ -494,6 +494,9 @@ void churn__detect_boundary(struct churn_engine *eng,
     bool paused = acc->status == CHURN__ST_PAUSED;
     bool canceling = acc->status == CHURN__ST_CANCEL_SCHEDULED ||
                      is_firing(acc, CHURN_RULE_CANCEL_SCHEDULED);
+    /* until the recent window is clear of a pause, it is no evidence */
+    bool after_pause = acc->resumed_bucket != INT32_MIN &&
+                       f->boundary - acc->resumed_bucket <= (int32_t)f->recent_n;
     bool usage_silent = paused || canceling;
     bool fire, clear;
 
@@ -501,8 +504,8 @@ void churn__detect_boundary(struct churn_engine *eng,
     fire = !f->insufficient && f->expected >= c->drop_min_expected &&
            f->ratio <= c->drop_ratio && f->z <= -c->drop_z;
     clear = !f->insufficient ? f->ratio >= c->drop_resolve_ratio : paused;
-    rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear, usage_silent,
-              at_ms, f, "cleared");
+    rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear,
+              usage_silent || after_pause, at_ms, f, "cleared");
 
     /* inactivity: a timer on the watermark, judged against the account's
      * own rhythm: a gap of d idle days when a share p of days is active
@@ -544,7 +547,7 @@ void churn__detect_boundary(struct churn_engine *eng,
         fire = (f->key_used_base & mask & ~f->key_used_lately) != 0;
         clear = !fire;
         rule_step(eng, acc, CHURN_RULE_FEATURE_ABANDONMENT, fire, clear,
-                  usage_silent, at_ms, f, "cleared");
+                  usage_silent || after_pause, at_ms, f, "cleared");
     }
 
     /* health_critical, resolving only 5 points above the band */

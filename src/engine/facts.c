@@ -145,6 +145,10 @@ static void on_subscription(struct churn_engine *eng,
             acc->status == CHURN__ST_NONE) {
             acc->status = CHURN__ST_ACTIVE;
         }
+        if (ev->type == CHURN_EV_SUB_RESUMED) {
+            /* the paused days are neither inactivity nor a drop */
+            acc->resumed_bucket = churn__bucket_of(eng, t);
+        }
         if (ev->type == CHURN_EV_SUB_REACTIVATED) {
             acc->cancel_at_ms = INT64_MIN;
             acc->flags &= (uint8_t)~CHURN__AF_INVOLUNTARY;

@@ -107,6 +107,7 @@ struct churn__account {
     int32_t head_bucket;     /* newest bucket index in the ring */
     int32_t first_bucket;    /* bucket of the first event */
     int32_t card_exp_ym;       /* -1 unknown */
+    int32_t resumed_bucket;    /* bucket of the last resume; INT32_MIN */
     int32_t seats;
     int32_t prev_seats;        /* before the last downgrade */
     uint32_t geo_cur_rel;      /* geo_cur's time - period start + 1; 0 older */

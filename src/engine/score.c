@@ -232,6 +232,12 @@ void churn__figures_compute(struct churn_engine *eng,
             break;
         }
     }
+    /* a pause is not idleness: count idle days from the resume on */
+    if (acc->resumed_bucket != INT32_MIN && acc->resumed_bucket < boundary &&
+        f->days_since_usage > boundary - 1 - acc->resumed_bucket) {
+        f->days_since_usage = boundary - 1 - acc->resumed_bucket;
+    }
+
     /* the account's rhythm before the idle run: its share of active days */
     if (f->days_since_usage >= 0) {
         for (int32_t b = boundary - 1 - f->days_since_usage;

@@ -213,6 +213,7 @@ static struct churn__account *account_new(const struct churn__table *t,
     acc->head_bucket = INT32_MIN;
     acc->first_bucket = INT32_MAX;
     acc->card_exp_ym = -1;
+    acc->resumed_bucket = INT32_MIN;
     acc->first_ms = now_ms;
     acc->last_ms = now_ms;
     acc->geo_ms = INT64_MIN;
