@@ -4,12 +4,12 @@
  * signals and metrics; plans not listed map to segment "unknown", and every
  * event naming one is counted (stats.unknown_plans).
  */
+#include "enginetest.h"
+#include "testutil.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
-
-#include "enginetest.h"
-#include "testutil.h"
 
 static const char *const catalog[] = {
     "plan.starter.segment=smb",
@@ -141,12 +141,10 @@ START_TEST(test_segment_in_alerts_and_metrics)
                      segment_cases[_i].plan);
     snprintf(slice, sizeof(slice), "segment:%s", segment_cases[_i].segment);
     json_t *r = et_find(&t, "metrics", "slice", slice, 0);
-    ck_assert_msg(r != NULL, "%s: no %s record", segment_cases[_i].name,
-                  slice);
-    ck_assert_int_eq(
-        json_integer_value(json_object_get(json_object_get(r, "accounts"),
-                                           "end")),
-        1);
+    ck_assert_msg(r != NULL, "%s: no %s record", segment_cases[_i].name, slice);
+    ck_assert_int_eq(json_integer_value(json_object_get(
+                         json_object_get(r, "accounts"), "end")),
+                     1);
     /* exactly one segment record: the account is in one segment */
     ck_assert_uint_eq(et_count(&t, "metrics", "dimension", "segment"), 1);
     et_release(&t);

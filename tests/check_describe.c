@@ -4,18 +4,20 @@
  * number by number, facts and open alerts that match the outputs, an
  * unknown id, escaping, and that describing changes nothing.
  */
+#include "enginetest.h"
+#include "testutil.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "enginetest.h"
-#include "testutil.h"
-
 static const char *const sets[] = {
-    "plan.team.segment=mid_market", "plan.team.tier=team",
-    "plan.team.price=9900",         "plan.starter.segment=smb",
+    "plan.team.segment=mid_market",
+    "plan.team.tier=team",
+    "plan.team.price=9900",
+    "plan.starter.segment=smb",
     NULL,
 };
 
@@ -49,10 +51,10 @@ static json_t *describe(struct et *t, const char *id)
     json_error_t je;
     json_t *v;
 
-    ck_assert_int_eq(churn_engine_describe_account(
-                         t->eng, (struct churn_str){ id, strlen(id) }, &text,
-                         &len, &err),
-                     CHURN_OK);
+    ck_assert_int_eq(
+        churn_engine_describe_account(
+            t->eng, (struct churn_str){ id, strlen(id) }, &text, &len, &err),
+        CHURN_OK);
     if (text == NULL) {
         ck_assert_uint_eq(len, 0);
         return NULL;
@@ -69,7 +71,8 @@ static double dnum(json_t *o, const char *path)
     char buf[128], *save = NULL;
 
     snprintf(buf, sizeof(buf), "%s", path);
-    for (char *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+    for (char *k = strtok_r(buf, ".", &save); k;
+         k = strtok_r(NULL, ".", &save)) {
         o = json_object_get(o, k);
         ck_assert_msg(o != NULL, "no %s in %s", k, path);
     }
@@ -82,7 +85,8 @@ static const char *dstr(json_t *o, const char *path)
     char buf[128], *save = NULL;
 
     snprintf(buf, sizeof(buf), "%s", path);
-    for (char *k = strtok_r(buf, ".", &save); k; k = strtok_r(NULL, ".", &save)) {
+    for (char *k = strtok_r(buf, ".", &save); k;
+         k = strtok_r(NULL, ".", &save)) {
         o = json_object_get(o, k);
         ck_assert_msg(o != NULL, "no %s in %s", k, path);
     }
@@ -132,28 +136,26 @@ START_TEST(test_worked_example_explained)
     }
     ck_assert_double_eq_tol(round(h * 10) / 10, 77.6, 1e-9);
     /* the boundary's own score and the signal it sent agree */
-    ck_assert_double_eq_tol(dnum(d, "scores.last_boundary.health"), 77.6,
-                            1e-4);
+    ck_assert_double_eq_tol(dnum(d, "scores.last_boundary.health"), 77.6, 1e-4);
     ck_assert_str_eq(dstr(d, "scores.last_boundary.band"), "healthy");
     ck_assert_str_eq(dstr(d, "scores.last_signal.band"), "healthy");
     /* the window: one bucket per day since the first, and the recent
      * week's buckets add up to R */
     json_t *b = json_object_get(json_object_get(d, "window"), "buckets");
     ck_assert_uint_eq(json_array_size(b), 35);
-    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(b, 0),
-                                                       "start")),
-                     "2026-01-05T00:00:00.000Z");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(b, 0), "start")),
+        "2026-01-05T00:00:00.000Z");
     int64_t all = 0, recent = 0;
     for (size_t i = 0; i < 35; i++) {
-        int64_t n = json_integer_value(
-            json_object_get(json_array_get(b, i), "events"));
+        int64_t n =
+            json_integer_value(json_object_get(json_array_get(b, i), "events"));
         all += n;
         recent += i >= 28 ? n : 0;
     }
     ck_assert_int_eq(all, 28 * 12 + 7 * 6);
     ck_assert_int_eq(recent, 42);
-    ck_assert_double_eq_tol(
-        dnum(json_array_get(b, 0), "users"), 4, 0.5);
+    ck_assert_double_eq_tol(dnum(json_array_get(b, 0), "users"), 4, 0.5);
     ck_assert_str_eq(dstr(d, "facts.subscription.status"), "active");
     ck_assert_int_eq((int)dnum(d, "facts.subscription.mrr"), 50000);
     ck_assert_int_eq((int)dnum(d, "facts.subscription.seats"), 10);
@@ -300,7 +302,8 @@ static Suite *churn_describe_suite(void)
 
     tcase_add_test(tc, test_worked_example_explained);
     tcase_add_test(tc, test_payment_facts_and_cooldown);
-    tcase_add_loop_test(tc, test_ids, 0, sizeof(id_cases) / sizeof(id_cases[0]));
+    tcase_add_loop_test(tc, test_ids, 0,
+                        sizeof(id_cases) / sizeof(id_cases[0]));
     tcase_add_test(tc, test_describe_changes_nothing);
     suite_add_tcase(s, tc);
     return s;

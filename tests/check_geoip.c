@@ -6,14 +6,14 @@
  * country stays null and nothing is dead-lettered unless `ip` is mistyped.
  * Without the database (no MaxMind::DB::Writer) only the open errors run.
  */
+#include "enginetest.h"
+#include "io/geoip.h"
+#include "testutil.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "enginetest.h"
-#include "io/geoip.h"
-#include "testutil.h"
 
 START_TEST(test_open_errors)
 {
@@ -46,8 +46,8 @@ static const struct {
     { "IPv4, numeric subdivision", "198.18.160.77", true, "JP", "13" },
     { "IPv6", "2001:db8:8:abcd::42", true, "IN", "KA" },
     { "IPv6, upper case", "2001:DB8:E:FFFF::7", true, "AU", "NSW" },
-    { "IPv6, written in full", "2001:0db8:0001:0000:0000:0000:0000:0001",
-      true, "US", "CA" },
+    { "IPv6, written in full", "2001:0db8:0001:0000:0000:0000:0000:0001", true,
+      "US", "CA" },
     { "absent IPv4, public", "8.8.8.8", false, NULL, NULL },
     { "absent IPv4, next to a range", "198.18.224.1", false, NULL, NULL },
     { "absent IPv6", "2001:db9::1", false, NULL, NULL },
@@ -67,8 +67,9 @@ static const struct {
     { "with a port", "198.18.0.1:443", false, NULL, NULL },
     { "IPv6 with a zone", "fe80::1%eth0", false, NULL, NULL },
     { "bad IPv6", "2001:db8::g", false, NULL, NULL },
-    { "too long", "2001:db8:8:abcd:0000:0000:0000:0042:ffff:ffff:ffff:ffff:1234",
-      false, NULL, NULL },
+    { "too long",
+      "2001:db8:8:abcd:0000:0000:0000:0042:ffff:ffff:ffff:ffff:1234", false,
+      NULL, NULL },
 };
 
 START_TEST(test_lookup)
@@ -80,8 +81,8 @@ START_TEST(test_lookup)
 
     ck_assert_msg(g != NULL, "%s", err.msg);
     memset(&out, 0x55, sizeof(out));
-    bool found = churn_geoip_lookup(g, (struct churn_str){ ip, strlen(ip) },
-                                    &out);
+    bool found =
+        churn_geoip_lookup(g, (struct churn_str){ ip, strlen(ip) }, &out);
     ck_assert_msg(found == lookup_cases[_i].found, "%s: found %d",
                   lookup_cases[_i].name, found);
     if (found) {
@@ -119,7 +120,11 @@ START_TEST(test_engine_counts_misses)
     struct churn_engine_stats st;
     struct et t;
     static const char *const miss_ips[] = {
-        "8.8.8.8", "10.1.2.3", "::1", "not an ip", "198.18.1",
+        "8.8.8.8",
+        "10.1.2.3",
+        "::1",
+        "not an ip",
+        "198.18.1",
         "0123456789012345678901234567890123456789012345678901234567890123",
     };
     char extra[160];
@@ -162,8 +167,8 @@ START_TEST(test_engine_counts_misses)
     ck_assert(json_is_null(json_object_get(d, "country")));
     json_decref(d);
     free(json);
-    ck_assert_int_eq(churn_engine_describe_account(
-                         t.eng, CHURN_STR_LIT("de"), &json, &len, &err),
+    ck_assert_int_eq(churn_engine_describe_account(t.eng, CHURN_STR_LIT("de"),
+                                                   &json, &len, &err),
                      CHURN_OK);
     d = json_loadb(json, len, 0, NULL);
     ck_assert_str_eq(json_string_value(json_object_get(d, "country")), "DE");

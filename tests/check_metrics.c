@@ -6,28 +6,29 @@
  * whose every record must balance and whose output must not depend on the
  * arrival order inside the lateness.
  */
+#include "engine_int.h"
+#include "enginetest.h"
+#include "testutil.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
-#include "enginetest.h"
-#include "testutil.h"
-
 #define P30 (30 * ET_DAY)
 /* the first 30-day period (epoch-aligned) starting after ET_T0 */
-#define PS ((ET_T0 / P30 + 1) * P30)
-#define AT(d, h) (PS + (int64_t)(d) * ET_DAY + (int64_t)(h) * ET_HOUR)
+#define PS       ((ET_T0 / P30 + 1) * P30)
+#define AT(d, h) (PS + (int64_t)(d)*ET_DAY + (int64_t)(h)*ET_HOUR)
 
 static const char *const catalog[] = {
-    "plan.starter.segment=smb",     "plan.team.segment=mid_market",
+    "plan.starter.segment=smb",
+    "plan.team.segment=mid_market",
     "plan.business.segment=enterprise",
 };
 
 /* defaults + the catalog + extra (NULL-ended) */
-static void init(struct et *t, const char *const *extra, churn_geo_fn geo,
-                 void *geo_ctx)
+static void
+init(struct et *t, const char *const *extra, churn_geo_fn geo, void *geo_ctx)
 {
     const char *sets[32];
     size_t n = 0;
@@ -111,9 +112,8 @@ static size_t check_all_balanced(const struct et *t)
                       num(a, "transfer_out") - num(a, "evicted");
         ck_assert_msg(lhs == num(a, "end"), "%s: accounts do not balance",
                       slice);
-        ck_assert_int_eq(num(a, "churned"),
-                         num(a, "churned_voluntary") +
-                             num(a, "churned_involuntary"));
+        ck_assert_int_eq(num(a, "churned"), num(a, "churned_voluntary") +
+                                                num(a, "churned_involuntary"));
         int64_t bands = 0;
         const char *bk;
         json_t *bv;
@@ -138,15 +138,15 @@ static size_t check_all_balanced(const struct et *t)
                                  num(m, "churned_involuntary"));
         }
         json_t *prev = json_object_get(last_end, slice);
-        if (prev != NULL &&
-            json_integer_value(json_array_get(prev, 0)) ==
-                ts_of(v, "period_start")) {
+        if (prev != NULL && json_integer_value(json_array_get(prev, 0)) ==
+                                ts_of(v, "period_start")) {
             ck_assert_msg(json_integer_value(json_array_get(prev, 1)) ==
                               num(a, "start"),
                           "%s: start is not the previous end", slice);
         }
         json_object_set_new(last_end, slice,
-                            json_pack("[II]", (json_int_t)ts_of(v, "period_end"),
+                            json_pack("[II]",
+                                      (json_int_t)ts_of(v, "period_end"),
                                       (json_int_t)num(a, "end")));
     }
     json_decref(last_end);
@@ -183,8 +183,10 @@ static const struct step month[] = {
     { 5, 12, "subscription.downgraded", "a2",
       "\"mrr\":14000,\"currency\":\"USD\"" },
     { 8, 12, "subscription.canceled", "a3", "\"voluntary\":true" },
-    { 9, 12, "payment.failed", "a4", "\"decline_code\":\"insufficient_funds\"" },
-    { 10, 1, "payment.failed", "a4", "\"decline_code\":\"insufficient_funds\"" },
+    { 9, 12, "payment.failed", "a4",
+      "\"decline_code\":\"insufficient_funds\"" },
+    { 10, 1, "payment.failed", "a4",
+      "\"decline_code\":\"insufficient_funds\"" },
     { 10, 12, "subscription.expired", "a4", "" },
     { 12, 12, "subscription.reactivated", "a6",
       "\"plan\":\"starter\",\"mrr\":3000,\"currency\":\"USD\"" },
@@ -197,8 +199,8 @@ static const struct step month[] = {
 static void run_month(struct et *t)
 {
     for (size_t i = 0; i < sizeof(month) / sizeof(month[0]); i++) {
-        et_ev(t, month[i].type, month[i].acc,
-              AT(month[i].day, month[i].hour), month[i].extra);
+        et_ev(t, month[i].type, month[i].acc, AT(month[i].day, month[i].hour),
+              month[i].extra);
     }
     et_advance(t, PS + P30);
 }
@@ -253,8 +255,8 @@ START_TEST(test_scripted_month)
     /* (55000 + 6000) / 85000 and (55000 + 6000 - 5000 - 3000) / 85000 */
     ck_assert_double_eq_tol(rate_of(usd, "gross_mrr_churn_rate"),
                             61000.0 / 85000, 1e-6);
-    ck_assert_double_eq_tol(rate_of(usd, "net_mrr_churn_rate"),
-                            53000.0 / 85000, 1e-6);
+    ck_assert_double_eq_tol(rate_of(usd, "net_mrr_churn_rate"), 53000.0 / 85000,
+                            1e-6);
     /* EUR never mixes with USD: 8000 + 2000 expansion; net churn -0.25 */
     ck_assert_int_eq(mrr_fig(r, "EUR", "start"), 8000);
     ck_assert_int_eq(mrr_fig(r, "EUR", "expansion"), 2000);
@@ -317,10 +319,14 @@ END_TEST
 START_TEST(test_record_order_and_key)
 {
     struct et t;
-    const char *want[] = { "overall",         "plan:business",
-                           "plan:starter",    "plan:team",
-                           "country:none",    "segment:enterprise",
-                           "segment:mid_market", "segment:smb" };
+    const char *want[] = { "overall",
+                           "plan:business",
+                           "plan:starter",
+                           "plan:team",
+                           "country:none",
+                           "segment:enterprise",
+                           "segment:mid_market",
+                           "segment:smb" };
     size_t n = 0, i;
     json_t *o;
 
@@ -329,16 +335,15 @@ START_TEST(test_record_order_and_key)
     json_array_foreach(t.outs, i, o)
     {
         json_t *v = json_object_get(o, "value");
-        if (strcmp(json_string_value(json_object_get(o, "topic")),
-                   "metrics") != 0 ||
+        if (strcmp(json_string_value(json_object_get(o, "topic")), "metrics") !=
+                0 ||
             ts_of(v, "period_end") != PS + P30) {
             continue;
         }
         ck_assert_uint_lt(n, sizeof(want) / sizeof(want[0]));
         ck_assert_str_eq(json_string_value(json_object_get(v, "slice")),
                          want[n]);
-        ck_assert_str_eq(json_string_value(json_object_get(o, "key")),
-                         want[n]);
+        ck_assert_str_eq(json_string_value(json_object_get(o, "key")), want[n]);
         n++;
     }
     ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
@@ -357,26 +362,86 @@ static const struct {
     bool involuntary;
     int64_t churned[2], reactivated_cnt[2]; /* in the month, the next */
 } churn_at_cases[] = {
-    { "scheduled: counted when scheduled", "scheduled", AT(40, 0), 0, 0,
-      false, { 1, 0 }, { 0, 0 } },
+    { "scheduled: counted when scheduled",
+      "scheduled",
+      AT(40, 0),
+      0,
+      0,
+      false,
+      { 1, 0 },
+      { 0, 0 } },
     { "effective: counted at the scheduled end, no event needed",
-      "effective", AT(40, 0), 0, 0, false, { 0, 1 }, { 0, 0 } },
-    { "cancel: counted at the canceled event", "cancel", AT(40, 0),
-      AT(45, 0), 0, false, { 0, 1 }, { 0, 0 } },
-    { "cancel: no canceled event, no churn", "cancel", AT(40, 0), 0, 0,
-      false, { 0, 0 }, { 0, 0 } },
+      "effective",
+      AT(40, 0),
+      0,
+      0,
+      false,
+      { 0, 1 },
+      { 0, 0 } },
+    { "cancel: counted at the canceled event",
+      "cancel",
+      AT(40, 0),
+      AT(45, 0),
+      0,
+      false,
+      { 0, 1 },
+      { 0, 0 } },
+    { "cancel: no canceled event, no churn",
+      "cancel",
+      AT(40, 0),
+      0,
+      0,
+      false,
+      { 0, 0 },
+      { 0, 0 } },
     { "effective: an end on the period end belongs to the next",
-      "effective", PS + P30, 0, 0, false, { 0, 1 }, { 0, 0 } },
-    { "effective: reactivated before the end never churned", "effective",
-      AT(40, 0), 0, AT(20, 0), false, { 0, 0 }, { 0, 0 } },
+      "effective",
+      PS + P30,
+      0,
+      0,
+      false,
+      { 0, 1 },
+      { 0, 0 } },
+    { "effective: reactivated before the end never churned",
+      "effective",
+      AT(40, 0),
+      0,
+      AT(20, 0),
+      false,
+      { 0, 0 },
+      { 0, 0 } },
     { "scheduled: reactivated before the end churned and came back",
-      "scheduled", AT(40, 0), 0, AT(20, 0), false, { 1, 0 }, { 1, 0 } },
-    { "effective: reactivated after the end", "effective", AT(40, 0), 0,
-      AT(50, 0), false, { 0, 1 }, { 0, 1 } },
-    { "effective: canceled early counts at the cancel", "effective",
-      AT(40, 0), AT(10, 0), 0, false, { 1, 0 }, { 0, 0 } },
-    { "scheduled: involuntary schedule", "scheduled", AT(40, 0), 0, 0, true,
-      { 1, 0 }, { 0, 0 } },
+      "scheduled",
+      AT(40, 0),
+      0,
+      AT(20, 0),
+      false,
+      { 1, 0 },
+      { 1, 0 } },
+    { "effective: reactivated after the end",
+      "effective",
+      AT(40, 0),
+      0,
+      AT(50, 0),
+      false,
+      { 0, 1 },
+      { 0, 1 } },
+    { "effective: canceled early counts at the cancel",
+      "effective",
+      AT(40, 0),
+      AT(10, 0),
+      0,
+      false,
+      { 1, 0 },
+      { 0, 0 } },
+    { "scheduled: involuntary schedule",
+      "scheduled",
+      AT(40, 0),
+      0,
+      0,
+      true,
+      { 1, 0 },
+      { 0, 0 } },
 };
 
 START_TEST(test_churn_at)
@@ -421,15 +486,13 @@ START_TEST(test_churn_at)
                       (long long)acc_fig(r, "churned"));
         ck_assert_msg(acc_fig(r, "reactivated") ==
                           churn_at_cases[_i].reactivated_cnt[p],
-                      "%s: period %d reactivated %lld",
-                      churn_at_cases[_i].name, p,
-                      (long long)acc_fig(r, "reactivated"));
+                      "%s: period %d reactivated %lld", churn_at_cases[_i].name,
+                      p, (long long)acc_fig(r, "reactivated"));
         ck_assert_msg(acc_fig(r, "churned_involuntary") ==
                           (churn_at_cases[_i].involuntary
                                ? churn_at_cases[_i].churned[p]
                                : 0),
-                      "%s: period %d involuntary", churn_at_cases[_i].name,
-                      p);
+                      "%s: period %d involuntary", churn_at_cases[_i].name, p);
         ck_assert_msg(mrr_fig(r, "USD", "churned") ==
                           1000 * churn_at_cases[_i].churned[p],
                       "%s: period %d churned MRR", churn_at_cases[_i].name, p);
@@ -494,8 +557,10 @@ static bool table_geo(void *ctx, struct churn_str ip, struct churn_geo *out)
     static const struct {
         const char *ip, *cc;
     } tab[] = {
-        { "192.0.2.1", "DE" },  { "198.51.100.7", "FR" },
-        { "203.0.113.9", "US" }, { "2001:db8::1", "JP" },
+        { "192.0.2.1", "DE" },
+        { "198.51.100.7", "FR" },
+        { "203.0.113.9", "US" },
+        { "2001:db8::1", "JP" },
     };
 
     (void)ctx;
@@ -576,8 +641,9 @@ START_TEST(test_eviction_leaves_the_ledger)
     struct churn_engine_stats st;
     json_t *r;
 
-    init(&t, (const char *const[]){ "metrics.period=30d",
-                                    "state.max_accounts=2", NULL },
+    init(&t,
+         (const char *const[]){ "metrics.period=30d", "state.max_accounts=2",
+                                NULL },
          NULL, NULL);
     et_ev(&t, "subscription.created", "a", AT(-2, 0),
           "\"plan\":\"team\",\"mrr\":1000,\"currency\":\"USD\"");
@@ -612,8 +678,9 @@ START_TEST(test_idle_eviction_leaves_the_ledger)
     struct et t;
     json_t *r;
 
-    init(&t, (const char *const[]){ "metrics.period=1d", "state.idle_evict=1d",
-                                    NULL },
+    init(&t,
+         (const char *const[]){ "metrics.period=1d", "state.idle_evict=1d",
+                                NULL },
          NULL, NULL);
     et_ev(&t, "subscription.created", "a", ET_DAYS(0) + ET_HOUR,
           "\"plan\":\"team\",\"mrr\":1000,\"currency\":\"USD\"");
@@ -643,8 +710,9 @@ START_TEST(test_watermark_jump_is_one_record)
     size_t n = 0;
 
     /* (no idle eviction: the account must survive the jump) */
-    init(&t, (const char *const[]){ "metrics.period=1d", "state.idle_evict=0",
-                                    NULL },
+    init(&t,
+         (const char *const[]){ "metrics.period=1d", "state.idle_evict=0",
+                                NULL },
          NULL, NULL);
     et_ev(&t, "subscription.created", "a", ET_DAYS(0) + ET_HOUR,
           "\"plan\":\"team\",\"mrr\":1000,\"currency\":\"USD\"");
@@ -691,7 +759,8 @@ START_TEST(test_bands_from_last_boundary)
         if (d == 10) {
             et_ev(&t, "payment.failed", "sad", ET_DAYS(d) + ET_HOUR,
                   "\"decline_code\":\"fraudulent\"");
-            et_ev(&t, "feedback.nps", "sad", ET_DAYS(d) + ET_HOUR, "\"score\":0");
+            et_ev(&t, "feedback.nps", "sad", ET_DAYS(d) + ET_HOUR,
+                  "\"score\":0");
         }
     }
     /* created after the day's boundary: not scored at mid-day */
@@ -747,13 +816,20 @@ static unsigned rnd(unsigned *s)
 static struct line *random_story(unsigned seed, size_t *n)
 {
     static const char *const types[] = {
-        "subscription.created",       "subscription.upgraded",
-        "subscription.downgraded",    "subscription.paused",
-        "subscription.resumed",       "subscription.cancel_scheduled",
-        "subscription.canceled",      "subscription.expired",
-        "subscription.reactivated",   "subscription.trial_started",
-        "subscription.trial_converted", "payment.failed",
-        "usage.login",                "usage.login",
+        "subscription.created",
+        "subscription.upgraded",
+        "subscription.downgraded",
+        "subscription.paused",
+        "subscription.resumed",
+        "subscription.cancel_scheduled",
+        "subscription.canceled",
+        "subscription.expired",
+        "subscription.reactivated",
+        "subscription.trial_started",
+        "subscription.trial_converted",
+        "payment.failed",
+        "usage.login",
+        "usage.login",
     };
     static const char *const plans[] = { "starter", "team", "business",
                                          "legacy" };
@@ -769,11 +845,12 @@ static struct line *random_story(unsigned seed, size_t *n)
         int64_t t = ET_T0 + (int64_t)i * 29 * ET_MIN(1);
         unsigned a = rnd(&seed) % 60;
         const char *ty = types[rnd(&seed) % (sizeof(types) / sizeof(types[0]))];
-        int len = snprintf(buf, sizeof(buf),
-                           "{\"event_id\":\"r%d\",\"type\":\"%s\","
-                           "\"account_id\":\"acct%u\",\"ts\":%lld,\"ip\":\"%s\"",
-                           i, ty, a, (long long)t,
-                           ips[rnd(&seed) % (sizeof(ips) / sizeof(ips[0]))]);
+        int len =
+            snprintf(buf, sizeof(buf),
+                     "{\"event_id\":\"r%d\",\"type\":\"%s\","
+                     "\"account_id\":\"acct%u\",\"ts\":%lld,\"ip\":\"%s\"",
+                     i, ty, a, (long long)t,
+                     ips[rnd(&seed) % (sizeof(ips) / sizeof(ips[0]))]);
         if (strncmp(ty, "subscription.", 13) == 0 &&
             strcmp(ty, "subscription.cancel_scheduled") != 0) {
             len += snprintf(buf + len, sizeof(buf) - (size_t)len,
@@ -814,8 +891,8 @@ static void drop_geo(json_t *o)
     free(text);
 }
 
-static char *run_story(struct line *v, size_t n, const char *topic,
-                       bool evict, size_t *records)
+static char *run_story(
+    struct line *v, size_t n, const char *topic, bool evict, size_t *records)
 {
     struct et t;
     size_t i, len = 0;
@@ -855,7 +932,7 @@ static void check_partitions(const char *dump)
 {
     json_t *sums = json_object(); /* "period|dim|field" -> sum */
     const char *p = dump;
-    static const char *const fields[] = { "start", "new", "reactivated",
+    static const char *const fields[] = { "start",   "new",     "reactivated",
                                           "churned", "evicted", "end" };
 
     while (*p) {
@@ -872,8 +949,7 @@ static void check_partitions(const char *dump)
             }
             snprintf(key, sizeof(key), "%s|%s|%s", pe, dim, fields[f]);
             json_t *s = json_object_get(sums, key);
-            json_int_t x = (s ? json_integer_value(s) : 0) +
-                           num(a, fields[f]);
+            json_int_t x = (s ? json_integer_value(s) : 0) + num(a, fields[f]);
             json_object_set_new(sums, key, json_integer(x));
         }
         snprintf(key, sizeof(key), "%s|%s|net_transfer", pe, dim);
@@ -888,9 +964,9 @@ static void check_partitions(const char *dump)
         {
             snprintf(key, sizeof(key), "%s|%s|mrr_end_%s", pe, dim, cur);
             s = json_object_get(sums, key);
-            json_object_set_new(sums, key,
-                                json_integer((s ? json_integer_value(s) : 0) +
-                                             num(m, "end")));
+            json_object_set_new(
+                sums, key,
+                json_integer((s ? json_integer_value(s) : 0) + num(m, "end")));
             snprintf(key, sizeof(key), "%s|%s|mrr_churned_%s", pe, dim, cur);
             s = json_object_get(sums, key);
             json_object_set_new(sums, key,

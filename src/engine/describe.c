@@ -10,11 +10,11 @@
  * (churn__figures_compute, churn__ring) that take non-const pointers but
  * only read.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "engine_int.h"
 #include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 static const char *status_name(uint8_t st)
 {
@@ -57,7 +57,8 @@ static struct churn_str str2(const char *p, size_t max)
 
 static void write_scores(const struct churn_engine *eng,
                          const struct churn__account *acc,
-                         const struct churn__figures *f, struct churn__jw *w)
+                         const struct churn__figures *f,
+                         struct churn__jw *w)
 {
     const struct churn_config *c = &eng->cfg;
 
@@ -127,7 +128,8 @@ static void write_scores(const struct churn_engine *eng,
 }
 
 static void write_facts(const struct churn_engine *eng,
-                        const struct churn__account *acc, struct churn__jw *w)
+                        const struct churn__account *acc,
+                        struct churn__jw *w)
 {
     const struct churn__intern *in = &eng->intern;
     struct churn_str decline = churn__intern_get(in, acc->decline);
@@ -157,8 +159,9 @@ static void write_facts(const struct churn_engine *eng,
     churn__jw_time(w, "first_failure_at", acc->fail_ms);
     churn__jw_str_or_null(w, "last_decline_code", decline);
     if (decline.len > 0) {
-        churn__jw_cstr(w, "decline_class", churn__decline_class_name(
-                                               churn__decline_classify(decline)));
+        churn__jw_cstr(
+            w, "decline_class",
+            churn__decline_class_name(churn__decline_classify(decline)));
     } else {
         churn__jw_null(w, "decline_class");
     }
@@ -194,7 +197,8 @@ static void write_facts(const struct churn_engine *eng,
 
 /* The ring, oldest bucket first, from the account's first bucket on. */
 static void write_window(const struct churn_engine *eng,
-                         const struct churn__account *acc, struct churn__jw *w)
+                         const struct churn__account *acc,
+                         struct churn__jw *w)
 {
     struct churn__account *a = (struct churn__account *)acc;
     struct churn__ring_view v = churn__ring(a, eng->ring_len);
@@ -230,7 +234,8 @@ static void write_window(const struct churn_engine *eng,
 }
 
 static void write_alerts(const struct churn_engine *eng,
-                         const struct churn__account *acc, struct churn__jw *w)
+                         const struct churn__account *acc,
+                         struct churn__jw *w)
 {
     int64_t now = eng->stats.watermark_ms;
 

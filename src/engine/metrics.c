@@ -8,11 +8,12 @@
  * the account table. Slices are kept in a vector (indices stay valid as it
  * grows) behind a small open-addressing map keyed by dimension and key.
  */
-#include <stdlib.h>
-#include <string.h>
+#include "metrics.h"
 
 #include "engine_int.h"
-#include "metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 enum dim {
     DIM_OVERALL,
@@ -22,8 +23,8 @@ enum dim {
     DIM__COUNT
 };
 
-static const char *const dim_names[DIM__COUNT] = { "overall", "plan",
-                                                   "country", "segment" };
+static const char *const dim_names[DIM__COUNT] = { "overall", "plan", "country",
+                                                   "segment" };
 
 /* Movements. Account counts move by new, reactivated, transfers, churned
  * and evicted; MRR by all of them. */
@@ -105,8 +106,7 @@ static uint16_t segment_key(const struct churn_engine *eng, uint16_t plan)
     struct churn__metrics *m = eng->metrics;
 
     if (m->seg_of_plan[plan] < 0) {
-        int i = churn__catalog_find(eng,
-                                    churn__intern_get(&eng->intern, plan));
+        int i = churn__catalog_find(eng, churn__intern_get(&eng->intern, plan));
         m->seg_of_plan[plan] =
             (int16_t)(i < 0 ? m->seg_unknown
                             : seg_index(m, eng->cfg.plans[i].segment));
@@ -216,8 +216,8 @@ static bool map_grow(struct churn__metrics *m)
 
 /* The slice (created on first use); NULL on allocation failure, which is
  * reported through the engine's sticky out-of-memory flag. */
-static struct slice *slice_at(struct churn_engine *eng, enum dim d,
-                              uint16_t key)
+static struct slice *
+slice_at(struct churn_engine *eng, enum dim d, uint16_t key)
 {
     struct churn__metrics *m = eng->metrics;
     uint32_t id = (uint32_t)d << 16 | key;
@@ -255,8 +255,8 @@ oom:
     return NULL;
 }
 
-static struct cell *cell_at(struct churn_engine *eng, struct slice *s,
-                            uint16_t currency)
+static struct cell *
+cell_at(struct churn_engine *eng, struct slice *s, uint16_t currency)
 {
     for (uint32_t i = 0; i < s->cell_cnt; i++) {
         if (s->cells[i].currency == currency) {
@@ -281,8 +281,12 @@ static struct cell *cell_at(struct churn_engine *eng, struct slice *s,
 
 /* Records a movement of `accounts` accounts (0 or 1) and `mrr` minor units
  * of currency in one slice. */
-static void flow(struct churn_engine *eng, enum dim d, uint16_t key,
-                 enum mflow f, int64_t accounts, uint16_t currency,
+static void flow(struct churn_engine *eng,
+                 enum dim d,
+                 uint16_t key,
+                 enum mflow f,
+                 int64_t accounts,
+                 uint16_t currency,
                  int64_t mrr)
 {
     struct slice *s = slice_at(eng, d, key);
@@ -307,7 +311,8 @@ static uint16_t country_key(const char c[2])
 /* ---- what the ledger counts ---- */
 
 static bool is_active(const struct churn_engine *eng,
-                      const struct churn__account *acc, int64_t at_ms)
+                      const struct churn__account *acc,
+                      int64_t at_ms)
 {
     switch (acc->status) {
     case CHURN__ST_ACTIVE:
@@ -341,8 +346,10 @@ static struct keys keys_of(struct churn_engine *eng, uint16_t plan)
 }
 
 /* An account left the ledger (churned or evicted) with view v. */
-static void leave(struct churn_engine *eng, struct churn__account *acc,
-                  const struct churn__mview *v, enum mflow f)
+static void leave(struct churn_engine *eng,
+                  struct churn__account *acc,
+                  const struct churn__mview *v,
+                  enum mflow f)
 {
     struct keys k = keys_of(eng, v->plan);
 
@@ -360,12 +367,13 @@ static void leave(struct churn_engine *eng, struct churn__account *acc,
                               CHURN__AF_M_REACT);
 }
 
-static void churned(struct churn_engine *eng, struct churn__account *acc,
+static void churned(struct churn_engine *eng,
+                    struct churn__account *acc,
                     const struct churn__mview *v)
 {
     leave(eng, acc, v,
           (acc->flags & CHURN__AF_INVOLUNTARY) ? MF_CHURNED_INVOL
-                                                : MF_CHURNED_VOL);
+                                               : MF_CHURNED_VOL);
 }
 
 /* An account became active; it joins its country at the period end. */
@@ -387,8 +395,13 @@ static void activate(struct churn_engine *eng, struct churn__account *acc)
 }
 
 /* MRR of one slice went from (cur0, m0) to (cur1, m1). */
-static void money_change(struct churn_engine *eng, enum dim d, uint16_t key,
-                         uint16_t cur0, int64_t m0, uint16_t cur1, int64_t m1)
+static void money_change(struct churn_engine *eng,
+                         enum dim d,
+                         uint16_t key,
+                         uint16_t cur0,
+                         int64_t m0,
+                         uint16_t cur1,
+                         int64_t m1)
 {
     if (m0 == 0 && m1 == 0) {
         return;
@@ -410,8 +423,13 @@ static void money_change(struct churn_engine *eng, enum dim d, uint16_t key,
 
 /* An active account moved from slice k0 to k1 of one dimension: a transfer
  * at its old MRR, then its MRR change in the slice it joined. */
-static void move(struct churn_engine *eng, enum dim d, uint16_t k0,
-                 uint16_t k1, uint16_t cur0, int64_t m0, uint16_t cur1,
+static void move(struct churn_engine *eng,
+                 enum dim d,
+                 uint16_t k0,
+                 uint16_t k1,
+                 uint16_t cur0,
+                 int64_t m0,
+                 uint16_t cur1,
                  int64_t m1)
 {
     if (k0 == k1) {
@@ -427,7 +445,8 @@ static void move(struct churn_engine *eng, enum dim d, uint16_t k0,
     money_change(eng, d, k1, cur0, m0, cur1, m1);
 }
 
-static void changed(struct churn_engine *eng, struct churn__account *acc,
+static void changed(struct churn_engine *eng,
+                    struct churn__account *acc,
                     const struct churn__mview *v)
 {
     struct keys k0 = keys_of(eng, v->plan);
@@ -460,8 +479,8 @@ static void view_of(const struct churn__account *acc, struct churn__mview *v)
 }
 
 /* Records what time alone changed: a scheduled end passing at_ms. */
-static void sync_time(struct churn_engine *eng, struct churn__account *acc,
-                      int64_t at_ms)
+static void
+sync_time(struct churn_engine *eng, struct churn__account *acc, int64_t at_ms)
 {
     if ((acc->flags & CHURN__AF_M_COUNTED) && !is_active(eng, acc, at_ms)) {
         struct churn__mview v;
@@ -471,15 +490,18 @@ static void sync_time(struct churn_engine *eng, struct churn__account *acc,
 }
 
 void churn__metrics_before(struct churn_engine *eng,
-                           struct churn__account *acc, int64_t at_ms,
+                           struct churn__account *acc,
+                           int64_t at_ms,
                            struct churn__mview *v)
 {
     sync_time(eng, acc, at_ms);
     view_of(acc, v);
 }
 
-void churn__metrics_after(struct churn_engine *eng, struct churn__account *acc,
-                          int64_t at_ms, const struct churn__mview *v)
+void churn__metrics_after(struct churn_engine *eng,
+                          struct churn__account *acc,
+                          int64_t at_ms,
+                          const struct churn__mview *v)
 {
     bool live = is_active(eng, acc, at_ms);
 
@@ -510,8 +532,8 @@ void churn__metrics_evict(void *ctx, struct churn__account *acc)
 
 /* ---- geo: the country at each period end ---- */
 
-static void geo_keep(char cur[2], uint32_t *cur_rel, const char c[2],
-                     uint32_t rel)
+static void
+geo_keep(char cur[2], uint32_t *cur_rel, const char c[2], uint32_t rel)
 {
     /* newest wins; on a tie the larger code, as in the engine's apply_geo */
     if (rel > *cur_rel || (rel == *cur_rel && memcmp(c, cur, 2) > 0)) {
@@ -527,8 +549,10 @@ static uint32_t rel_time(int64_t ts, int64_t base)
     return d < 1 ? 1 : (d > UINT32_MAX ? UINT32_MAX : (uint32_t)d);
 }
 
-void churn__metrics_geo(struct churn_engine *eng, struct churn__account *acc,
-                        int64_t ts_ms, const char country[2])
+void churn__metrics_geo(struct churn_engine *eng,
+                        struct churn__account *acc,
+                        int64_t ts_ms,
+                        const char country[2])
 {
     const struct churn__metrics *m = eng->metrics;
 
@@ -593,8 +617,11 @@ struct close_ctx {
     int64_t end_ms;
 };
 
-static void tally(struct churn_engine *eng, enum dim d, uint16_t key,
-                  const struct churn__account *acc, bool counted)
+static void tally(struct churn_engine *eng,
+                  enum dim d,
+                  uint16_t key,
+                  const struct churn__account *acc,
+                  bool counted)
 {
     struct slice *s = slice_at(eng, d, key);
 
@@ -666,8 +693,8 @@ static void close_account(void *ctx, struct churn__account *acc)
     }
 }
 
-static struct churn_str slice_value(const struct churn_engine *eng,
-                                    const struct slice *s, char buf[3])
+static struct churn_str
+slice_value(const struct churn_engine *eng, const struct slice *s, char buf[3])
 {
     switch ((enum dim)s->dim) {
     case DIM_PLAN:
@@ -728,7 +755,8 @@ static int sort_item_cmp(const void *pa, const void *pb)
     return c != 0 ? c : (a->idx < b->idx ? -1 : a->idx > b->idx);
 }
 
-static int cell_cmp_ctx(const struct churn_engine *eng, const struct cell *a,
+static int cell_cmp_ctx(const struct churn_engine *eng,
+                        const struct cell *a,
                         const struct cell *b)
 {
     return str_cmp(churn__intern_get(&eng->intern, a->currency),
@@ -766,8 +794,7 @@ static bool slice_is_live(const struct slice *s)
     return false;
 }
 
-static void rate(struct churn__jw *w, const char *key, int64_t num,
-                 int64_t den)
+static void rate(struct churn__jw *w, const char *key, int64_t num, int64_t den)
 {
     if (den <= 0) {
         churn__jw_null(w, key);
@@ -781,8 +808,10 @@ static const char *const churn_at_names[] = { "cancel", "effective",
 
 /* The slice name ("overall", "plan:team", "country:none"): the output's
  * key and the record's "slice". */
-static size_t slice_name(const struct churn_engine *eng, const struct slice *s,
-                         char *out, size_t cap)
+static size_t slice_name(const struct churn_engine *eng,
+                         const struct slice *s,
+                         char *out,
+                         size_t cap)
 {
     char buf[3];
     struct churn_str val = slice_value(eng, s, buf);
@@ -805,8 +834,10 @@ static size_t slice_name(const struct churn_engine *eng, const struct slice *s,
 
 #define SLICE_NAME_MAX (8 + CHURN_NAME_MAX)
 
-static void write_record(struct churn_engine *eng, const struct slice *s,
-                         struct churn_str name, int64_t end_ms)
+static void write_record(struct churn_engine *eng,
+                         const struct slice *s,
+                         struct churn_str name,
+                         int64_t end_ms)
 {
     struct churn__jw *w = &eng->jw;
     const struct churn__metrics *m = eng->metrics;
@@ -846,8 +877,9 @@ static void write_record(struct churn_engine *eng, const struct slice *s,
 
     churn__jw_open(w, "health_bands");
     for (int b = 0; b < BAND_SLOTS; b++) {
-        churn__jw_int(w, b == CHURN__BAND_NONE ? "unscored"
-                                               : churn__band_name((uint8_t)b),
+        churn__jw_int(w,
+                      b == CHURN__BAND_NONE ? "unscored"
+                                            : churn__band_name((uint8_t)b),
                       s->bands[b]);
     }
     churn__jw_close(w);
@@ -892,8 +924,8 @@ static void write_record(struct churn_engine *eng, const struct slice *s,
     churn__jw_close(w);
 }
 
-static void emit_record(struct churn_engine *eng, const struct slice *s,
-                        int64_t end_ms)
+static void
+emit_record(struct churn_engine *eng, const struct slice *s, int64_t end_ms)
 {
     struct churn__outq *q = &eng->out;
     struct churn__jw *w = &eng->jw;

@@ -36,10 +36,10 @@
  * one record covering it.
  */
 
+#include "internal.h"
+
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "internal.h"
 
 struct churn_engine;
 struct churn__metrics;
@@ -77,14 +77,19 @@ void churn__metrics_close(struct churn_engine *eng, int64_t end_ms);
  * time alone changed (a scheduled end passing) and fills v; after records
  * what the event changed. */
 void churn__metrics_before(struct churn_engine *eng,
-                           struct churn__account *acc, int64_t at_ms,
+                           struct churn__account *acc,
+                           int64_t at_ms,
                            struct churn__mview *v);
-void churn__metrics_after(struct churn_engine *eng, struct churn__account *acc,
-                          int64_t at_ms, const struct churn__mview *v);
+void churn__metrics_after(struct churn_engine *eng,
+                          struct churn__account *acc,
+                          int64_t at_ms,
+                          const struct churn__mview *v);
 
 /* A geo-resolved event for acc at ts_ms (any arrival order). */
-void churn__metrics_geo(struct churn_engine *eng, struct churn__account *acc,
-                        int64_t ts_ms, const char country[2]);
+void churn__metrics_geo(struct churn_engine *eng,
+                        struct churn__account *acc,
+                        int64_t ts_ms,
+                        const char country[2]);
 
 /* acc is about to be evicted from the table. */
 void churn__metrics_evict(void *eng, struct churn__account *acc);

@@ -28,9 +28,9 @@
 
 /* Processing latency buckets, upper bounds in nanoseconds. */
 static const uint64_t lat_bounds_ns[] = {
-    1000,     2500,     5000,      10000,     25000,     50000,
-    100000,   250000,   500000,    1000000,   2500000,   5000000,
-    10000000, 25000000, 50000000,  100000000, 250000000, 1000000000,
+    1000,     2500,     5000,     10000,     25000,     50000,
+    100000,   250000,   500000,   1000000,   2500000,   5000000,
+    10000000, 25000000, 50000000, 100000000, 250000000, 1000000000,
 };
 #define LAT_N (sizeof(lat_bounds_ns) / sizeof(lat_bounds_ns[0]))
 
@@ -107,8 +107,10 @@ static void prom_printf(struct churn_prom *w, const char *fmt, ...)
     }
 }
 
-void churn_prom_family(struct churn_prom *p, const char *name,
-                       const char *type, const char *help)
+void churn_prom_family(struct churn_prom *p,
+                       const char *name,
+                       const char *type,
+                       const char *help)
 {
     /* HELP text escapes backslash and newline */
     prom_printf(p, "# HELP %s ", name);
@@ -143,8 +145,10 @@ static void prom_value(struct churn_prom *p, double v)
     }
 }
 
-void churn_prom_sample(struct churn_prom *p, const char *name,
-                       const char *const *labels, double value)
+void churn_prom_sample(struct churn_prom *p,
+                       const char *name,
+                       const char *const *labels,
+                       double value)
 {
     prom_puts(p, name);
     if (labels != NULL && labels[0] != NULL) {
@@ -174,8 +178,11 @@ void churn_prom_sample(struct churn_prom *p, const char *name,
     prom_puts(p, "\n");
 }
 
-static void one(struct churn_prom *p, const char *name, const char *type,
-                const char *help, double v)
+static void one(struct churn_prom *p,
+                const char *name,
+                const char *type,
+                const char *help,
+                double v)
 {
     churn_prom_family(p, name, type, help);
     churn_prom_sample(p, name, NULL, v);
@@ -226,9 +233,8 @@ static void render(struct churn_http *h, struct churn_prom *p)
         for (int r = 1; r < CHURN_REASON__COUNT; r++) {
             churn_prom_sample(
                 p, "churnd_dead_letters_total",
-                (const char *[]){ "reason",
-                                  churn_reason_name((enum churn_reason)r),
-                                  NULL },
+                (const char *[]){
+                    "reason", churn_reason_name((enum churn_reason)r), NULL },
                 (double)st.by_reason[r]);
         }
         churn_prom_family(p, "churnd_outputs_total", "counter",
@@ -243,10 +249,9 @@ static void render(struct churn_http *h, struct churn_prom *p)
         for (int t = 0; t < CHURN_TOPIC__COUNT; t++) {
             churn_prom_sample(
                 p, "churnd_outputs_total",
-                (const char *[]){ "topic",
-                                  churn_engine_topic_name(eng,
-                                                          (enum churn_topic)t),
-                                  NULL },
+                (const char *[]){
+                    "topic", churn_engine_topic_name(eng, (enum churn_topic)t),
+                    NULL },
                 outs[t]);
         }
         one(p, "churnd_signals_total", "counter", "signals emitted",
@@ -266,8 +271,7 @@ static void render(struct churn_http *h, struct churn_prom *p)
                 churn_prom_sample(
                     p, alert_fams[k][0],
                     (const char *[]){
-                        "rule", churn_rule_name((enum churn_rule)r),
-                        "severity",
+                        "rule", churn_rule_name((enum churn_rule)r), "severity",
                         churn_severity_name(h->severity[r]), NULL },
                     (double)v[r]);
             }
@@ -357,7 +361,8 @@ void churn_http_observe_ns(struct churn_http *h, uint64_t ns)
     h->lat_total++;
 }
 
-void churn_http_set_engine(struct churn_http *h, struct churn_engine *eng,
+void churn_http_set_engine(struct churn_http *h,
+                           struct churn_engine *eng,
                            const struct churn_config *cfg)
 {
     if (h == NULL) {
@@ -407,8 +412,11 @@ out:
 
 /* ---- requests ---- */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
-                             const char *type, char *body, size_t len,
+static enum MHD_Result reply(struct MHD_Connection *c,
+                             unsigned int status,
+                             const char *type,
+                             char *body,
+                             size_t len,
                              bool owned)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
@@ -431,8 +439,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status,
     return ok;
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *c,
-                                  unsigned int status, const char *text)
+static enum MHD_Result
+reply_text(struct MHD_Connection *c, unsigned int status, const char *text)
 {
     return reply(c, status, "text/plain; charset=utf-8", (char *)text,
                  strlen(text), false);
@@ -509,7 +517,8 @@ static void json_escape(struct churn_prom *w, const char *s, size_t n)
 
 static enum MHD_Result reply_json_error(struct MHD_Connection *c,
                                         unsigned int status,
-                                        const char *error, const char *id,
+                                        const char *error,
+                                        const char *id,
                                         size_t id_len)
 {
     struct churn_prom w = { 0 };
@@ -546,8 +555,8 @@ static enum MHD_Result get_metrics(struct churn_http *h,
                  p.p, p.len, true);
 }
 
-static enum MHD_Result get_account(struct churn_http *h,
-                                   struct MHD_Connection *c, const char *raw)
+static enum MHD_Result
+get_account(struct churn_http *h, struct MHD_Connection *c, const char *raw)
 {
     size_t n = strlen(raw), len = 0;
     char *id = malloc(n + 1);
@@ -589,10 +598,14 @@ static enum MHD_Result get_account(struct churn_http *h,
     return r;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
-                              const char *url, const char *method,
-                              const char *version, const char *upload,
-                              size_t *upload_size, void **req_ctx)
+static enum MHD_Result handle(void *cls,
+                              struct MHD_Connection *c,
+                              const char *url,
+                              const char *method,
+                              const char *version,
+                              const char *upload,
+                              size_t *upload_size,
+                              void **req_ctx)
 {
     static int seen;
     struct churn_http *h = cls;
@@ -642,8 +655,11 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
 /* ---- start, stop ---- */
 
 /* Splits "host:port", "[v6]:port" or ":port". */
-static bool split_listen(const char *listen, char *host, size_t host_cap,
-                         char *port, size_t port_cap)
+static bool split_listen(const char *listen,
+                         char *host,
+                         size_t host_cap,
+                         char *port,
+                         size_t port_cap)
 {
     const char *colon = strrchr(listen, ':');
     const char *h = listen;
@@ -674,7 +690,9 @@ static bool split_listen(const char *listen, char *host, size_t host_cap,
     return true;
 }
 
-static int bind_listen(const char *where, char *addr, size_t addr_cap,
+static int bind_listen(const char *where,
+                       char *addr,
+                       size_t addr_cap,
                        struct churn_error *err)
 {
     char host[256], port[8];
@@ -745,8 +763,7 @@ static int bind_listen(const char *where, char *addr, size_t addr_cap,
     return fd;
 }
 
-struct churn_http *churn_http_start(const char *listen,
-                                    struct churn_error *err)
+struct churn_http *churn_http_start(const char *listen, struct churn_error *err)
 {
     struct churn_http *h = calloc(1, sizeof(*h));
 
@@ -763,12 +780,12 @@ struct churn_http *churn_http_start(const char *listen,
         churn_http_stop(h);
         return NULL;
     }
-    h->d = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-        handle, h, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)h->fd,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)64, MHD_OPTION_END);
+    h->d = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0,
+                            NULL, NULL, handle, h, MHD_OPTION_LISTEN_SOCKET,
+                            (MHD_socket)h->fd, MHD_OPTION_UNESCAPE_CALLBACK,
+                            no_unescape, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)10, MHD_OPTION_CONNECTION_LIMIT,
+                            (unsigned int)64, MHD_OPTION_END);
     if (h->d == NULL) {
         churn_error_set(err, CHURN_EIO, "http '%s': cannot start the server",
                         listen);

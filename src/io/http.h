@@ -27,10 +27,10 @@
  * (set NULL) or stop the server before freeing it.
  */
 
+#include "churnd/engine.h"
+
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "churnd/engine.h"
 
 struct churn_http;
 
@@ -52,7 +52,8 @@ const char *churn_http_address(const struct churn_http *h);
 /* The engine requests read (borrowed), or NULL: /metrics then has only the
  * adapter's figures and /accounts answers 503. cfg is the engine's config
  * (borrowed for the call: the rules' severities label the alert series). */
-void churn_http_set_engine(struct churn_http *h, struct churn_engine *eng,
+void churn_http_set_engine(struct churn_http *h,
+                           struct churn_engine *eng,
                            const struct churn_config *cfg);
 
 /* What /readyz reports (replay: the input is open; run: partitions
@@ -84,12 +85,16 @@ enum churn_err churn_http_add_collector(struct churn_http *h,
 
 /* Starts a metric family: name (e.g. "churnd_consumer_lag"), type
  * ("counter", "gauge"), one-line help. */
-void churn_prom_family(struct churn_prom *p, const char *name,
-                       const char *type, const char *help);
+void churn_prom_family(struct churn_prom *p,
+                       const char *name,
+                       const char *type,
+                       const char *help);
 
 /* One sample of the current family: labels is NULL or a NULL-terminated
  * list of name, value, name, value, ... (values are escaped here). */
-void churn_prom_sample(struct churn_prom *p, const char *name,
-                       const char *const *labels, double value);
+void churn_prom_sample(struct churn_prom *p,
+                       const char *name,
+                       const char *const *labels,
+                       double value);
 
 #endif
