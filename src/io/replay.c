@@ -82,7 +82,8 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
                 "\"alerts_firing\":%llu,\"alerts_resolved\":%llu,"
                 "\"accounts\":%llu,\"evicted_full\":%llu,"
                 "\"evicted_idle\":%llu,\"geo_misses\":%llu,"
-                "\"unknown_plans\":%llu,\"dead_letters_by_reason\":{",
+                "\"unknown_plans\":%llu,\"metrics\":%llu,"
+                "\"dead_letters_by_reason\":{",
                 (unsigned long long)st->in, (unsigned long long)st->accepted,
                 (unsigned long long)st->dead_letters,
                 (unsigned long long)st->duplicates,
@@ -94,7 +95,8 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
                 (unsigned long long)st->evicted_full,
                 (unsigned long long)st->evicted_idle,
                 (unsigned long long)st->geo_misses,
-                (unsigned long long)st->unknown_plans);
+                (unsigned long long)st->unknown_plans,
+                (unsigned long long)st->metrics);
         bool first = true;
         for (int r = 1; r < CHURN_REASON__COUNT; r++) {
             if (st->by_reason[r] == 0) {

@@ -187,6 +187,7 @@ assert value(fams, 'churnd_duplicates_total') == s['duplicates']
 assert value(fams, 'churnd_accounts') == s['accounts']
 assert value(fams, 'churnd_signals_total') == s['signals']
 assert value(fams, 'churnd_unknown_plans_total') == s['unknown_plans']
+assert value(fams, 'churnd_metrics_records_total') == s['metrics'] > 0
 for r, n in s['dead_letters_by_reason'].items():
     assert value(fams, 'churnd_dead_letters_total', reason=r) == n, r
 assert sum(v for _, _, v in fams['churnd_dead_letters_total']['samples']) == s['dead_letters']
