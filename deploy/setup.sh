@@ -6,6 +6,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config git
 librdkafka-dev libjansson-dev libmaxminddb-dev libxxhash-dev check
+libmicrohttpd-dev
 kcat python3 python3-kafka mmdb-bin libmaxmind-db-writer-perl
 clang curl"
 missing=""

@@ -57,6 +57,12 @@ static void collect(struct et *t)
 
 void et_init(struct et *t, const char *const *sets)
 {
+    et_init_geo(t, sets, NULL, NULL);
+}
+
+void et_init_geo(struct et *t, const char *const *sets, churn_geo_fn geo,
+                 void *geo_ctx)
+{
     struct churn_error err = { 0 };
 
     memset(t, 0, sizeof(*t));
@@ -65,7 +71,7 @@ void et_init(struct et *t, const char *const *sets)
         ck_assert_msg(churn_config_set(&t->cfg, sets[i], &err) == CHURN_OK,
                       "config %s: %s", sets[i], err.msg);
     }
-    t->eng = churn_engine_new(&t->cfg, NULL, NULL, &err);
+    t->eng = churn_engine_new(&t->cfg, geo, geo_ctx, &err);
     ck_assert_msg(t->eng != NULL, "engine: %s", err.msg);
     t->outs = json_array();
 }

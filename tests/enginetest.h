@@ -30,6 +30,9 @@ struct et {
 /* A new engine with the defaults plus each "key=value" of sets (NULL-ended).
  * Fails the test on a config error. */
 void et_init(struct et *t, const char *const *sets);
+/* The same with a GeoIP callback. */
+void et_init_geo(struct et *t, const char *const *sets, churn_geo_fn geo,
+                 void *geo_ctx);
 void et_release(struct et *t);
 
 /* Feeds a raw line and collects its outputs. */

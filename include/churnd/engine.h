@@ -70,7 +70,9 @@ struct churn_engine_stats {
     uint64_t signals;
     uint64_t alerts_firing;
     uint64_t alerts_resolved;
-    uint64_t alerts_by_rule[CHURN_RULE__COUNT];
+    uint64_t alerts_by_rule[CHURN_RULE__COUNT];          /* fired */
+    uint64_t alerts_resolved_by_rule[CHURN_RULE__COUNT];
+    uint64_t alerts_open_by_rule[CHURN_RULE__COUNT]; /* firing now */
     uint64_t accounts;          /* in state now */
     uint64_t evicted_full;      /* evicted because state.max_accounts */
     uint64_t evicted_idle;      /* evicted after state.idle_evict */
@@ -78,6 +80,7 @@ struct churn_engine_stats {
     uint64_t unknown_plans;     /* events naming a plan not in the catalog */
     uint64_t dedupe_dropped;    /* ids forgotten early: dedupe capacity */
     int64_t watermark_ms;       /* INT64_MIN before the first event */
+    uint64_t metrics;           /* metrics records emitted */
 };
 
 /* GeoIP lookup: fills country (ISO 3166-1 alpha-2) and region (ISO 3166-2
@@ -161,5 +164,28 @@ const char *churn_engine_topic_name(const struct churn_engine *eng,
 
 /* Bytes of state held per account (fixed; see state.h). */
 size_t churn_engine_account_bytes(const struct churn_engine *eng);
+
+/*
+ * Explains one account (GET /accounts/{id}): one JSON object with its
+ * scores recomputed at the current bucket boundary together with every
+ * component and figure behind them, the band and health of its last
+ * boundary and signal, its window buckets, its subscription, payment and
+ * feedback facts, its open alerts and cool-downs, and how the metrics
+ * ledger counts it. id is borrowed.
+ *
+ * On success *json is a malloc'ed, NUL-terminated buffer of *len bytes that
+ * the caller frees with free(); *json is NULL (and CHURN_OK returned) when
+ * no account has that id. CHURN_ENOMEM leaves *json NULL.
+ *
+ * Reads the engine without changing it (no outputs, no state). Like every
+ * call here it must not run concurrently with another call on the same
+ * engine: an HTTP thread takes the processing loop's lock around it.
+ * Time: the figures are those of the boundary the watermark last passed.
+ */
+enum churn_err churn_engine_describe_account(const struct churn_engine *eng,
+                                             struct churn_str id,
+                                             char **json,
+                                             size_t *len,
+                                             struct churn_error *err);
 
 #endif

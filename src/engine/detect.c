@@ -472,6 +472,7 @@ void churn__alert_resolve(struct churn_engine *eng,
     write_alert(eng, acc, rule, false, since, at_ms, fp, outcome);
     emit(eng, acc, CHURN_TOPIC_ALERTS, at_ms);
     eng->stats.alerts_resolved++;
+    eng->stats.alerts_resolved_by_rule[rule]++;
 }
 
 static void rule_step(struct churn_engine *eng, struct churn__account *acc,
@@ -638,4 +639,10 @@ void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
     acc->signaled_health = (float)f->health;
     acc->flags |= CHURN__AF_SCORED;
     eng->stats.signals++;
+}
+
+uint64_t churn__alert_id(const struct churn__account *acc,
+                         enum churn_rule rule, int64_t since_ms)
+{
+    return alert_id(acc, rule, since_ms);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "metrics.h"
 
 /* ---- time ---- */
 
@@ -321,11 +322,14 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     eng->dec = churn_decoder_new(cfg->input_max_event_size);
     eng->accounts = churn__table_new(eng->ring_len, cfg->state_max_accounts);
     eng->cohort = calloc(CHURN__INTERN_MAX, sizeof(*eng->cohort));
-    if (eng->dec == NULL || eng->accounts == NULL || eng->cohort == NULL) {
+    eng->metrics = churn__metrics_new(eng);
+    if (eng->dec == NULL || eng->accounts == NULL || eng->cohort == NULL ||
+        eng->metrics == NULL) {
         churn_engine_free(eng);
         churn_error_set(err, CHURN_ENOMEM, "cannot allocate the engine");
         return NULL;
     }
+    churn__table_on_evict(eng->accounts, churn__metrics_evict, eng);
     return eng;
 }
 
@@ -346,6 +350,7 @@ void churn_engine_free(struct churn_engine *eng)
     churn__jw_release(&eng->jw);
     free(eng->cohort);
     free(eng->order);
+    churn__metrics_free(eng->metrics);
     free(eng);
 }
 
@@ -388,6 +393,11 @@ void churn_engine_get_stats(const struct churn_engine *eng,
 {
     *out = eng->stats;
     out->accounts = churn__table_count(eng->accounts);
+    for (int r = 0; r < CHURN_RULE__COUNT; r++) {
+        out->alerts_open_by_rule[r] =
+            out->alerts_by_rule[r] - out->alerts_resolved_by_rule[r] -
+            churn__metrics_evicted_open(eng, (enum churn_rule)r);
+    }
 }
 
 /* ---- dead letters ---- */
@@ -545,6 +555,7 @@ static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
         memcpy(acc->country, g.country, 2);
         memcpy(acc->region, g.region, 3);
     }
+    churn__metrics_geo(eng, acc, ev->ts_ms, g.country);
 }
 
 /* ---- boundaries ---- */
@@ -648,10 +659,13 @@ static void release_until(struct churn_engine *eng, int64_t limit_ms,
                                   p.ev.ts_ms, &created,
                                   &eng->stats.evicted_full);
         if (acc != NULL) {
+            struct churn__mview mv;
             if (created && p.ev.ts_ms < acc->first_ms) {
                 acc->first_ms = p.ev.ts_ms;
             }
+            churn__metrics_before(eng, acc, p.ev.ts_ms, &mv);
             churn__facts_apply(eng, acc, &p.ev);
+            churn__metrics_after(eng, acc, p.ev.ts_ms, &mv);
         } else {
             eng->out.oom = true;
         }
@@ -660,7 +674,8 @@ static void release_until(struct churn_engine *eng, int64_t limit_ms,
 }
 
 /* Moves the watermark to wm: releases waiting events and evaluates every
- * boundary passed, in event-time order. */
+ * boundary passed (buckets, then metrics periods ending at the same time),
+ * in event-time order. */
 static void advance_to(struct churn_engine *eng, int64_t wm)
 {
     int32_t target;
@@ -678,17 +693,27 @@ static void advance_to(struct churn_engine *eng, int64_t wm)
     if ((int64_t)target - eng->evaluated > (int64_t)eng->ring_len + 1) {
         eng->evaluated = target - (int32_t)eng->ring_len - 1;
     }
-    while (eng->evaluated < target) {
-        int32_t b = eng->evaluated + 1;
-        int64_t start = churn__bucket_start(eng, b);
-        release_until(eng, start, false);
-        evaluate_boundary(eng, b);
-        eng->evaluated = b;
-        /* Idleness is judged per bucket too: a scan of the whole table
-         * on every watermark step would cost more than the events. */
-        if (eng->cfg.state_idle_evict_ms > 0) {
-            eng->stats.evicted_idle += churn__table_evict_idle(
-                eng->accounts, start - eng->cfg.state_idle_evict_ms);
+    churn__metrics_begin(eng, wm);
+    for (;;) {
+        int64_t period_end = churn__metrics_due(eng, wm);
+        if (eng->evaluated < target &&
+            churn__bucket_start(eng, eng->evaluated + 1) <= period_end) {
+            int32_t b = eng->evaluated + 1;
+            int64_t start = churn__bucket_start(eng, b);
+            release_until(eng, start, false);
+            evaluate_boundary(eng, b);
+            eng->evaluated = b;
+            /* Idleness is judged per bucket too: a scan of the whole table
+             * on every watermark step would cost more than the events. */
+            if (eng->cfg.state_idle_evict_ms > 0) {
+                eng->stats.evicted_idle += churn__table_evict_idle(
+                    eng->accounts, start - eng->cfg.state_idle_evict_ms);
+            }
+        } else if (period_end != INT64_MAX) {
+            release_until(eng, period_end, false);
+            churn__metrics_close(eng, period_end);
+        } else {
+            break;
         }
     }
     release_until(eng, wm, false);
@@ -839,5 +864,12 @@ enum churn_err churn_engine_finish(struct churn_engine *eng,
     if (eng->max_ts == INT64_MIN) {
         return CHURN_OK;
     }
-    return churn_engine_advance(eng, eng->max_ts, err);
+    advance_to(eng, eng->max_ts);
+    /* the watermark releases events before it; at the end of input those
+     * at the newest time itself are due too */
+    release_until(eng, eng->max_ts, true);
+    if (eng->out.oom) {
+        return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+    }
+    return CHURN_OK;
 }

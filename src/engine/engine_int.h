@@ -92,6 +92,7 @@ struct churn_engine {
     struct churn__cohort *cohort; /* per plan intern id */
     struct churn__account **order; /* scratch for sorted evaluation */
     size_t order_cap;
+    struct churn__metrics *metrics; /* metrics.c */
 };
 
 int32_t churn__bucket_of(const struct churn_engine *eng, int64_t ts_ms);
@@ -122,6 +123,10 @@ bool churn__rule_can_fire(const struct churn_engine *eng,
                           enum churn_rule rule, int64_t at_ms);
 void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
                          const struct churn__figures *f, int64_t at_ms);
+
+/* detect.c: the deterministic id of the alert on acc's rule since since_ms */
+uint64_t churn__alert_id(const struct churn__account *acc,
+                         enum churn_rule rule, int64_t since_ms);
 
 /* Calendar helpers: the year*12+month-1 of ms (UTC), and the first instant
  * after card month ym (a card is valid through the end of its month). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "metrics.h"
 
 /* The decline-code table (DESIGN §7), kept in this one place. Codes not
  * listed are soft: the issuer may accept a retry. */
@@ -76,18 +77,7 @@ static void set_plan_money(struct churn_engine *eng,
                            const struct churn_event *ev)
 {
     if (ev->has & CHURN_F_PLAN) {
-        uint16_t plan = churn__intern(&eng->intern, ev->plan);
-        bool known = false;
-        for (size_t i = 0; i < eng->cfg.plan_cnt; i++) {
-            if (churn_str_eq_cstr(ev->plan, eng->cfg.plans[i].name)) {
-                known = true;
-                break;
-            }
-        }
-        if (!known) {
-            eng->stats.unknown_plans++;
-        }
-        acc->plan = plan;
+        acc->plan = churn__intern(&eng->intern, ev->plan);
     }
     if (ev->has & CHURN_F_MRR) {
         acc->mrr = ev->mrr;
@@ -295,6 +285,11 @@ static void on_feedback(struct churn_engine *eng, struct churn__account *acc,
 void churn__facts_apply(struct churn_engine *eng, struct churn__account *acc,
                         const struct churn_event *ev)
 {
+    /* every event naming a plan the catalog does not list, whatever it
+     * then does to the account */
+    if ((ev->has & CHURN_F_PLAN) && churn__catalog_find(eng, ev->plan) < 0) {
+        eng->stats.unknown_plans++;
+    }
     if ((acc->status == CHURN__ST_CANCELED ||
          acc->status == CHURN__ST_EXPIRED) &&
         ev->type != CHURN_EV_SUB_REACTIVATED &&

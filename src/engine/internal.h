@@ -56,6 +56,11 @@ enum churn__acct_flag {
     CHURN__AF_INVOLUNTARY = 1u << 1,   /* cancellation not voluntary */
     CHURN__AF_SCORED = 1u << 2,        /* a signal was emitted */
     CHURN__AF_NEEDS_NEW_CARD = 1u << 3, /* last decline asks for a new card */
+    /* metrics.c's ledger state (see metrics.h) */
+    CHURN__AF_M_COUNTED = 1u << 4,    /* counted as an active account */
+    CHURN__AF_M_IN_COUNTRY = 1u << 5, /* ... and in m_country's ledger */
+    CHURN__AF_M_EVER = 1u << 6,       /* has been counted before */
+    CHURN__AF_M_REACT = 1u << 7,      /* joins its country as reactivated */
 };
 
 /* Interned strings (plans, currencies, decline codes, reasons): id 0 is
@@ -87,6 +92,9 @@ struct churn__account {
     int8_t nps;          /* last NPS, -1 none */
     char country[2];
     char region[3];
+    char m_country[2];  /* metrics: the country the ledger counts it in */
+    char geo_cur[2];    /* metrics: newest country before the period end */
+    char geo_next[2];   /* metrics: newest country at or after it */
     uint16_t plan;       /* interned */
     uint16_t currency;   /* interned */
     uint16_t decline;    /* interned, last decline code */
@@ -102,6 +110,8 @@ struct churn__account {
     int32_t resumed_bucket;    /* bucket of the last resume; INT32_MIN */
     int32_t seats;
     int32_t prev_seats;        /* before the last downgrade */
+    uint32_t geo_cur_rel;      /* geo_cur's time - period start + 1; 0 older */
+    uint32_t geo_next_rel;     /* geo_next's time - period end + 1; 0 none */
     int64_t first_ms;
     int64_t last_ms;           /* newest event time (idle eviction) */
     int64_t geo_ms;            /* event time of the country we keep */
@@ -156,6 +166,10 @@ size_t churn__table_count(const struct churn__table *t);
 /* Calls fn for each account; fn may not insert or remove. */
 typedef void (*churn__table_fn)(void *ctx, struct churn__account *acc);
 void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx);
+/* Sets a function called with each account the table is about to evict
+ * (at max_accounts or idle), before it is freed. */
+void churn__table_on_evict(struct churn__table *t, churn__table_fn fn,
+                           void *ctx);
 /* Removes every account with last_ms < cutoff_ms; returns how many. */
 size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms);
 size_t churn__table_account_bytes(const struct churn__table *t);

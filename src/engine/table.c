@@ -29,6 +29,8 @@ struct churn__table {
     size_t max_accounts;
     uint32_t ring_len;
     size_t acc_bytes;
+    churn__table_fn on_evict; /* may be NULL */
+    void *on_evict_ctx;
 };
 
 #define SAMPLE_CNT 16
@@ -152,6 +154,21 @@ static void remove_at(struct churn__table *t, size_t i)
     }
 }
 
+void churn__table_on_evict(struct churn__table *t, churn__table_fn fn,
+                           void *ctx)
+{
+    t->on_evict = fn;
+    t->on_evict_ctx = ctx;
+}
+
+static void evict_at(struct churn__table *t, size_t i)
+{
+    if (t->on_evict != NULL) {
+        t->on_evict(t->on_evict_ctx, t->slots[i].acc);
+    }
+    remove_at(t, i);
+}
+
 static void evict_one(struct churn__table *t, uint64_t hash)
 {
     size_t best = SIZE_MAX;
@@ -170,7 +187,7 @@ static void evict_one(struct churn__table *t, uint64_t hash)
             best = i;
         }
     }
-    remove_at(t, best);
+    evict_at(t, best);
 }
 
 static struct churn__account *account_new(const struct churn__table *t,
@@ -274,7 +291,7 @@ size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms)
         struct churn__account *acc = t->slots[i].acc;
         if (acc != NULL && acc->last_ms < cutoff_ms) {
             /* The backward shift may move an unvisited account into i. */
-            remove_at(t, i);
+            evict_at(t, i);
             n++;
             continue;
         }

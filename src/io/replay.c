@@ -6,13 +6,16 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "churnd/engine.h"
 #include "io/cli.h"
 #include "io/geoip.h"
+#include "io/http.h"
 #include "io/ndjson.h"
 
 /* Lines longer than this are cut (and dead-lettered as oversized). */
@@ -27,7 +30,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: churnd replay [-c FILE] [-X key=value]... [--out DIR]\n"
-            "                     [--summary FILE] [INPUT|-]\n"
+            "                     [--summary FILE] [--http ADDR]\n"
+            "                     [--http-linger SECS] [INPUT|-]\n"
             "\n"
             "Runs the engine over NDJSON events (one JSON event per line;\n"
             "CRLF and a last line without newline accepted) and writes every\n"
@@ -38,6 +42,12 @@ static void usage(FILE *out)
             "  --out DIR        write DIR/<topic>.jsonl per topic instead of "
             "stdout\n"
             "  --summary FILE   write the run's counters as JSON to FILE\n"
+            "  --http ADDR      serve /metrics, /healthz, /readyz and\n"
+            "                   /accounts/{id} on ADDR (host:port, [v6]:port,\n"
+            "                   :port; port 0 picks one, printed on stderr);\n"
+            "                   http.listen is not used by replay\n"
+            "  --http-linger SECS  after the input, keep serving for SECS\n"
+            "                   seconds or until SIGINT/SIGTERM (default 0)\n"
             "  -v               print the summary even when quiet\n"
             "  -h, --help       this help\n"
             "  INPUT            events file; '-' or absent: stdin\n"
@@ -72,7 +82,8 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
                 "\"alerts_firing\":%llu,\"alerts_resolved\":%llu,"
                 "\"accounts\":%llu,\"evicted_full\":%llu,"
                 "\"evicted_idle\":%llu,\"geo_misses\":%llu,"
-                "\"unknown_plans\":%llu,\"dead_letters_by_reason\":{",
+                "\"unknown_plans\":%llu,\"metrics\":%llu,"
+                "\"dead_letters_by_reason\":{",
                 (unsigned long long)st->in, (unsigned long long)st->accepted,
                 (unsigned long long)st->dead_letters,
                 (unsigned long long)st->duplicates,
@@ -84,7 +95,8 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
                 (unsigned long long)st->evicted_full,
                 (unsigned long long)st->evicted_idle,
                 (unsigned long long)st->geo_misses,
-                (unsigned long long)st->unknown_plans);
+                (unsigned long long)st->unknown_plans,
+                (unsigned long long)st->metrics);
         bool first = true;
         for (int r = 1; r < CHURN_REASON__COUNT; r++) {
             if (st->by_reason[r] == 0) {
@@ -167,6 +179,39 @@ static bool close_sinks(struct sinks *s)
     return ok;
 }
 
+static volatile sig_atomic_t stop_linger;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_linger = 1;
+}
+
+/* After the input: keep the HTTP endpoint up for secs seconds, or until
+ * SIGINT/SIGTERM, so the final state can be queried. */
+static void linger(long secs)
+{
+    struct sigaction sa;
+    struct timespec step = { 0, 50 * 1000 * 1000 };
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (long ticks = secs * 20; ticks > 0 && !stop_linger; ticks--) {
+        nanosleep(&step, NULL);
+    }
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static bool is_blank(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -182,6 +227,8 @@ int churnd_cmd_replay(int argc, char **argv)
     static const struct option longs[] = {
         { "out", required_argument, NULL, 'o' },
         { "summary", required_argument, NULL, 's' },
+        { "http", required_argument, NULL, 'H' },
+        { "http-linger", required_argument, NULL, 'L' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -191,8 +238,11 @@ int churnd_cmd_replay(int argc, char **argv)
     struct churn_engine *eng = NULL;
     struct churn_geoip *geo = NULL;
     struct churn_ndjson_reader *rd = NULL;
+    struct churn_http *http = NULL;
     struct sinks sinks = { 0 };
     const char *out_dir = NULL, *summary_path = NULL, *input = "-";
+    const char *http_addr = NULL;
+    long linger_s = 0;
     FILE *in = stdin;
     uint64_t lineno = 0, blank = 0, truncated_cnt = 0;
     int opt, rc = 1;
@@ -209,6 +259,22 @@ int churnd_cmd_replay(int argc, char **argv)
         case 's':
             summary_path = optarg;
             break;
+        case 'H':
+            http_addr = optarg;
+            break;
+        case 'L': {
+            char *end;
+            errno = 0;
+            linger_s = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || linger_s < 0 ||
+                linger_s > 86400) {
+                fprintf(stderr, "churnd replay: --http-linger: '%s' is not "
+                                "0..86400 seconds\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;
@@ -241,6 +307,17 @@ int churnd_cmd_replay(int argc, char **argv)
         rc = err.code == CHURN_EINVAL ? 2 : 1;
         goto out;
     }
+    if (http_addr != NULL) {
+        http = churn_http_start(http_addr, &err);
+        if (http == NULL) {
+            fprintf(stderr, "churnd replay: %s\n", err.msg);
+            rc = err.code == CHURN_EINVAL ? 2 : 1;
+            goto out;
+        }
+        churn_http_set_engine(http, eng, &cfg);
+        fprintf(stderr, "churnd replay: http on %s\n",
+                churn_http_address(http));
+    }
     if (strcmp(input, "-") != 0) {
         in = fopen(input, "rb");
         if (in == NULL) {
@@ -252,6 +329,7 @@ int churnd_cmd_replay(int argc, char **argv)
     if (rd == NULL || !open_sinks(&sinks, out_dir, eng)) {
         goto out;
     }
+    churn_http_set_ready(http, true);
     for (;;) {
         const char *line;
         size_t len;
@@ -273,19 +351,32 @@ int churnd_cmd_replay(int argc, char **argv)
         truncated_cnt += truncated;
         struct churn_source src = { input, -1, (int64_t)lineno, -1,
                                     { NULL, 0 } };
-        if (churn_engine_feed(eng, line, len, &src, &err) != CHURN_OK) {
+        churn_http_enter(http);
+        uint64_t t0 = http ? now_ns() : 0;
+        enum churn_err frc = churn_engine_feed(eng, line, len, &src, &err);
+        if (http != NULL) {
+            churn_http_observe_ns(http, now_ns() - t0);
+        }
+        churn_http_leave(http);
+        if (frc != CHURN_OK) {
             fprintf(stderr, "churnd replay: %s:%llu: %s\n", input,
                     (unsigned long long)lineno, err.msg);
             goto out;
         }
+        /* The outputs are only ever touched by this thread (an HTTP
+         * request reads state and counters, never them), so they are
+         * written without the lock: a slow stdout does not hold up a
+         * scrape. */
         if (!write_outputs(eng, &sinks)) {
             fprintf(stderr, "churnd replay: write error: %s\n",
                     strerror(errno));
             goto out;
         }
     }
-    if (churn_engine_finish(eng, &err) != CHURN_OK ||
-        !write_outputs(eng, &sinks)) {
+    churn_http_enter(http);
+    enum churn_err frc = churn_engine_finish(eng, &err);
+    churn_http_leave(http);
+    if (frc != CHURN_OK || !write_outputs(eng, &sinks)) {
         fprintf(stderr, "churnd replay: %s\n",
                 err.code ? err.msg : "write error");
         goto out;
@@ -314,6 +405,10 @@ out:
             }
         }
     }
+    if (http != NULL && rc == 0 && linger_s > 0) {
+        linger(linger_s);
+    }
+    churn_http_stop(http);
     churn_ndjson_reader_free(rd);
     if (in != NULL && in != stdin) {
         fclose(in);
