@@ -14,6 +14,8 @@
 #include <string.h>
 
 static const char *const sets[] = {
+    /* the README's worked example fires on a Poisson count (phi = 1) */
+    "rule.engagement_drop.min_dispersion=1",
     "plan.team.segment=mid_market",
     "plan.team.tier=team",
     "plan.team.price=9900",

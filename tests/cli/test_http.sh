@@ -27,7 +27,8 @@ EOF
 http_addr() {
   i=0
   while [ $i -lt 200 ]; do
-    a=$(sed -n 's/^churnd replay: http on //p' "$1")
+    # the background job may not have created the file yet
+    a=$(sed -n 's/^churnd replay: http on //p' "$1" 2>/dev/null || true)
     if [ -n "$a" ]; then echo "$a"; return 0; fi
     i=$((i + 1)); sleep 0.05
   done
