@@ -175,7 +175,14 @@ static rd_kafka_resp_err_t produce_one(struct churn__run *r,
         }
         rd_kafka_poll(r->producer, 100);
     }
-    rd_kafka_headers_destroy(hdrs);
+    /* Only a full queue provably leaves the headers with us (the message
+     * was never built). After any other failure librdkafka 2.0.2 may
+     * already have freed them with the message (a topic whose partitions
+     * vanished crashed here), and that failure ends the run, so they are
+     * left alone rather than risk a double free. */
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        rd_kafka_headers_destroy(hdrs);
+    }
     return e;
 }
 
