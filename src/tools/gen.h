@@ -33,22 +33,34 @@
  * inside [start, start + days).
  */
 
+/*
+ * Behaviour archetypes. Churn decisions fall between day 50 and day D - 5
+ * (scaled down for short spans) so every churner has baseline history.
+ */
 enum churn_gen_archetype {
-    CHURN_GEN_HEALTHY_STEADY,
-    CHURN_GEN_HEALTHY_SEASONAL,
-    CHURN_GEN_NOISY_RETAINED,
-    CHURN_GEN_PAUSE_RESUME,
-    CHURN_GEN_GRADUAL_DISENGAGE,
-    CHURN_GEN_SUDDEN_DROP,
-    CHURN_GEN_PAYMENT_FAILURE,
-    CHURN_GEN_CARD_EXPIRING,
-    CHURN_GEN_DOWNGRADE_CANCEL,
-    CHURN_GEN_TRIAL_NO_CONVERT,
-    CHURN_GEN_TRIAL_CONVERT,
+    CHURN_GEN_HEALTHY_STEADY,    /* regular use; a few sign up or expand */
+    CHURN_GEN_HEALTHY_SEASONAL,  /* strong weekday rhythm, month-end peaks */
+    CHURN_GEN_NOISY_RETAINED,    /* bursty use (gamma shape 0.6), retained */
+    CHURN_GEN_PAUSE_RESUME,      /* paused 14..35 days, no use, resumed */
+    CHURN_GEN_GRADUAL_DISENGAGE, /* 3..7 weeks of decay, key feature dropped,
+                                    often a detractor NPS; then cancels */
+    CHURN_GEN_SUDDEN_DROP,       /* use falls to 2..10 % 1..3 weeks before
+                                    cancelling, often after an angry ticket */
+    CHURN_GEN_PAYMENT_FAILURE,   /* 1/4 hard decline (expires at once),
+                                    3/4 soft retries over 1..3 weeks of which
+                                    40 % recover (retained, at risk) */
+    CHURN_GEN_CARD_EXPIRING,     /* card_expiring notice ~30 d ahead; half
+                                    update the card (retained, at risk), half
+                                    fail with expired_card and expire */
+    CHURN_GEN_DOWNGRADE_CANCEL,  /* 30..60 % MRR cut, cancels 2..6 weeks on */
+    CHURN_GEN_TRIAL_NO_CONVERT,  /* 14/30-day trial, low use, expires */
+    CHURN_GEN_TRIAL_CONVERT,     /* active trial, converts */
     CHURN_GEN__COUNT
 };
 
-/* Churn kind in the ground truth (DESIGN §3 alert kinds). */
+/* Churn kind in the ground truth (DESIGN §3 alert kinds): cancellations and
+ * lapsed trials are voluntary, payment and card expiries involuntary;
+ * passive is not produced by the default archetypes. */
 enum churn_gen_kind {
     CHURN_GEN_KIND_NONE,
     CHURN_GEN_KIND_VOLUNTARY,
