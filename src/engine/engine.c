@@ -560,17 +560,17 @@ static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
 
 /* ---- boundaries ---- */
 
-static int acc_cmp(const void *a, const void *b)
+static int order_cmp(const void *a, const void *b)
 {
-    const struct churn__account *x = *(const struct churn__account *const *)a;
-    const struct churn__account *y = *(const struct churn__account *const *)b;
+    const struct churn__order_entry *x = a, *y = b;
 
     if (x->hash != y->hash) {
         return x->hash < y->hash ? -1 : 1;
     }
-    size_t n = x->id_len < y->id_len ? x->id_len : y->id_len;
-    int c = memcmp(x->id, y->id, n);
-    return c != 0 ? c : (int)x->id_len - (int)y->id_len;
+    size_t n = x->acc->id_len < y->acc->id_len ? x->acc->id_len
+                                               : y->acc->id_len;
+    int c = memcmp(x->acc->id, y->acc->id, n);
+    return c != 0 ? c : (int)x->acc->id_len - (int)y->acc->id_len;
 }
 
 struct collect_ctx {
@@ -582,7 +582,8 @@ static void collect(void *ctx, struct churn__account *acc)
 {
     struct collect_ctx *c = ctx;
 
-    c->eng->order[c->n++] = acc;
+    c->eng->order[c->n].hash = acc->hash;
+    c->eng->order[c->n++].acc = acc;
 }
 
 static bool is_closed(const struct churn__account *acc)
@@ -591,46 +592,68 @@ static bool is_closed(const struct churn__account *acc)
            acc->status == CHURN__ST_EXPIRED;
 }
 
-static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
+/* The accounts in (hash, id) order. Rebuilt only when an account was
+ * inserted or removed since the last boundary: sorting a million accounts
+ * every bucket would cost more than judging them. */
+static bool order_refresh(struct churn_engine *eng)
 {
     size_t n = churn__table_count(eng->accounts);
     struct collect_ctx c = { eng, 0 };
-    int64_t at_ms = churn__bucket_start(eng, boundary);
-    struct churn__figures f;
+    uint64_t gen = churn__table_generation(eng->accounts);
 
+    if (eng->order != NULL && gen == eng->order_generation) {
+        return true;
+    }
     if (n > eng->order_cap) {
         size_t ncap = n + n / 2 + 16;
-        struct churn__account **no =
+        struct churn__order_entry *no =
             realloc(eng->order, ncap * sizeof(*no));
         if (no == NULL) {
             eng->out.oom = true;
-            return;
+            return false;
         }
         eng->order = no;
         eng->order_cap = ncap;
     }
     churn__table_each(eng->accounts, collect, &c);
-    qsort(eng->order, c.n, sizeof(*eng->order), acc_cmp);
+    if (c.n > 1) {
+        qsort(eng->order, c.n, sizeof(*eng->order), order_cmp);
+    }
+    eng->order_cnt = c.n;
+    eng->order_generation = gen;
+    return true;
+}
+
+static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
+{
+    int64_t at_ms = churn__bucket_start(eng, boundary);
+    struct churn__figures f;
+    size_t n;
+
+    if (!order_refresh(eng)) {
+        return;
+    }
+    n = eng->order_cnt;
 
     /* Pass 1: each plan's cohort (baseline daily events per seat of the
      * accounts with a full history), for scoring new accounts. */
     memset(eng->cohort, 0, CHURN__INTERN_MAX * sizeof(*eng->cohort));
-    for (size_t i = 0; i < c.n; i++) {
-        struct churn__account *acc = eng->order[i];
+    for (size_t i = 0; i < n; i++) {
+        struct churn__account *acc = eng->order[i].acc;
         if (acc->first_ms >= at_ms || is_closed(acc)) {
             continue;
         }
-        churn__figures_compute(eng, acc, boundary, &f);
-        if (!f.insufficient && f.base_daily_mean > 0) {
+        double mean;
+        if (churn__baseline_mean(eng, acc, boundary, &mean) && mean > 0) {
             int32_t seats = acc->seats > 0 ? acc->seats : 1;
             eng->cohort[acc->plan].sum_log_per_seat +=
-                log(f.base_daily_mean / (double)seats);
+                log(mean / (double)seats);
             eng->cohort[acc->plan].cnt++;
         }
     }
     /* Pass 2: scores, rules, signals, in account order. */
-    for (size_t i = 0; i < c.n; i++) {
-        struct churn__account *acc = eng->order[i];
+    for (size_t i = 0; i < n; i++) {
+        struct churn__account *acc = eng->order[i].acc;
         if (acc->first_ms >= at_ms || is_closed(acc)) {
             continue;
         }

@@ -90,8 +90,12 @@ struct churn_engine {
     uint64_t seq;
     uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
     struct churn__cohort *cohort; /* per plan intern id */
-    struct churn__account **order; /* scratch for sorted evaluation */
-    size_t order_cap;
+    struct churn__order_entry {
+        uint64_t hash; /* the sort key, kept beside the pointer */
+        struct churn__account *acc;
+    } *order; /* accounts in evaluation order */
+    size_t order_cnt, order_cap;
+    uint64_t order_generation; /* table generation the order reflects */
     struct churn__metrics *metrics; /* metrics.c */
 };
 
@@ -103,6 +107,12 @@ void churn__facts_apply(struct churn_engine *eng, struct churn__account *acc,
                         const struct churn_event *ev);
 
 /* score.c */
+/* The baseline daily mean of acc at boundary, for the plan cohorts; false
+ * when the account has no usable baseline yet (the same rule as
+ * figures.insufficient). */
+bool churn__baseline_mean(struct churn_engine *eng,
+                          struct churn__account *acc, int32_t boundary,
+                          double *mean);
 void churn__figures_compute(struct churn_engine *eng,
                             struct churn__account *acc, int32_t boundary,
                             struct churn__figures *f);

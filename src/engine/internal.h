@@ -90,6 +90,7 @@ struct churn__account {
     uint8_t band;        /* band at the last boundary */
     uint8_t signaled_band;
     int8_t nps;          /* last NPS, -1 none */
+    uint8_t head_slot;   /* ring slot of head_bucket */
     char country[2];
     char region[3];
     char m_country[2];  /* metrics: the country the ledger counts it in */
@@ -173,6 +174,9 @@ void churn__table_on_evict(struct churn__table *t, churn__table_fn fn,
 /* Removes every account with last_ms < cutoff_ms; returns how many. */
 size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms);
 size_t churn__table_account_bytes(const struct churn__table *t);
+/* Changes whenever an account is inserted or removed: a caller holding a
+ * list of account pointers knows whether it is still complete and valid. */
+uint64_t churn__table_generation(const struct churn__table *t);
 
 uint64_t churn__hash(const void *p, size_t len);
 
@@ -184,9 +188,23 @@ struct churn__ring_view churn__ring(struct churn__account *acc,
  * > head - ring_len. Returns the slot of b. */
 uint32_t churn__ring_touch(struct churn__account *acc, uint32_t ring_len,
                            int32_t b);
-/* Slot of bucket b, or -1 when b is not in the ring (future or rolled off). */
-int32_t churn__ring_slot(const struct churn__account *acc, uint32_t ring_len,
-                         int32_t b);
+/* Slot of bucket b, or -1 when b is not in the ring (future or rolled
+ * off). Inline and division-free: scoring calls it for every bucket. */
+static inline int32_t churn__ring_slot(const struct churn__account *acc,
+                                       uint32_t ring_len, int32_t b)
+{
+    int64_t d;
+
+    if (acc->head_bucket == INT32_MIN) {
+        return -1;
+    }
+    d = (int64_t)acc->head_bucket - b;
+    if (d < 0 || d >= (int64_t)ring_len) {
+        return -1;
+    }
+    d = (int64_t)acc->head_slot - d;
+    return (int32_t)(d < 0 ? d + ring_len : d);
+}
 /* Linear-counting estimate of the distinct items in a bitmap of m bits. */
 double churn__bitmap_estimate(uint32_t bits, unsigned m);
 

@@ -141,6 +141,45 @@ static double feedback_component(const struct churn__account *acc,
     return f;
 }
 
+/* A baseline is usable from half its length on, and not when empty. */
+static bool has_baseline(uint32_t avail, uint32_t base_n, double events)
+{
+    return avail >= base_n / 2 && events > 0;
+}
+
+static void window_lengths(const struct churn_config *cfg, uint32_t *recent_n,
+                           uint32_t *base_n)
+{
+    *recent_n = (uint32_t)(cfg->score_recent_ms / cfg->window_bucket_ms);
+    *base_n = (uint32_t)(cfg->score_baseline_ms / cfg->window_bucket_ms);
+}
+
+bool churn__baseline_mean(struct churn_engine *eng,
+                          struct churn__account *acc, int32_t boundary,
+                          double *mean)
+{
+    struct churn__ring_view v = churn__ring(acc, eng->ring_len);
+    uint32_t recent_n, base_n, avail = 0;
+    double sum = 0;
+
+    window_lengths(&eng->cfg, &recent_n, &base_n);
+    int32_t end = boundary - (int32_t)recent_n;
+    int32_t start = end - (int32_t)base_n;
+    if (start < acc->first_bucket) {
+        start = acc->first_bucket;
+    }
+    for (int32_t b = start; b < end; b++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        sum += s < 0 ? 0 : v.events[s];
+        avail++;
+    }
+    if (!has_baseline(avail, base_n, sum)) {
+        return false;
+    }
+    *mean = sum / avail;
+    return true;
+}
+
 void churn__figures_compute(struct churn_engine *eng,
                             struct churn__account *acc, int32_t boundary,
                             struct churn__figures *f)
@@ -156,8 +195,7 @@ void churn__figures_compute(struct churn_engine *eng,
 
     memset(f, 0, sizeof(*f));
     f->boundary = boundary;
-    f->recent_n = (uint32_t)(cfg->score_recent_ms / cfg->window_bucket_ms);
-    f->base_n = (uint32_t)(cfg->score_baseline_ms / cfg->window_bucket_ms);
+    window_lengths(cfg, &f->recent_n, &f->base_n);
     period = (uint32_t)(7 * CHURN__DAY_MS / cfg->window_bucket_ms);
     if (period == 0) {
         period = 1;
@@ -259,7 +297,7 @@ void churn__figures_compute(struct churn_engine *eng,
     }
 
     /* activity against the account's own baseline, or its plan's cohort */
-    f->insufficient = f->base_avail < f->base_n / 2 || f->base_events <= 0;
+    f->insufficient = !has_baseline(f->base_avail, f->base_n, f->base_events);
     if (!f->insufficient) {
         f->base_daily_mean = f->base_events / f->base_avail;
         f->expected = f->base_daily_mean * f->recent_n;

@@ -27,6 +27,7 @@ struct churn__table {
     size_t mask; /* capacity - 1, capacity a power of two */
     size_t cnt;
     size_t max_accounts;
+    uint64_t generation; /* bumped by every insert and removal */
     uint32_t ring_len;
     size_t acc_bytes;
     churn__table_fn on_evict; /* may be NULL */
@@ -136,6 +137,7 @@ static void remove_at(struct churn__table *t, size_t i)
     account_free(t->slots[i].acc);
     t->slots[i].acc = NULL;
     t->cnt--;
+    t->generation++;
     /* Backward shift: move later members of the probe run into the hole. */
     for (;;) {
         j = (j + 1) & t->mask;
@@ -258,6 +260,7 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
     t->slots[i].hash = hash;
     t->slots[i].acc = acc;
     t->cnt++;
+    t->generation++;
     *created = true;
     return acc;
 }
@@ -298,6 +301,11 @@ size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms)
         i++;
     }
     return n;
+}
+
+uint64_t churn__table_generation(const struct churn__table *t)
+{
+    return t->generation;
 }
 
 size_t churn__table_account_bytes(const struct churn__table *t)

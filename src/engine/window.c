@@ -58,33 +58,51 @@ uint32_t churn__ring_touch(struct churn__account *acc, uint32_t ring_len,
         (int64_t)b - acc->head_bucket >= (int64_t)ring_len) {
         memset(acc->ring, 0, (size_t)ring_len * CHURN__RING_BYTES_PER_BUCKET);
         acc->head_bucket = b;
+        acc->head_slot = (uint8_t)slot_of(b, ring_len);
     } else if (b > acc->head_bucket) {
         for (int32_t x = acc->head_bucket + 1; x <= b; x++) {
             clear_slot(acc, ring_len, slot_of(x, ring_len));
         }
         acc->head_bucket = b;
+        acc->head_slot = (uint8_t)slot_of(b, ring_len);
     }
     return slot_of(b, ring_len);
 }
 
-int32_t churn__ring_slot(const struct churn__account *acc, uint32_t ring_len,
-                         int32_t b)
-{
-    if (acc->head_bucket == INT32_MIN || b > acc->head_bucket ||
-        (int64_t)acc->head_bucket - b >= (int64_t)ring_len) {
-        return -1;
-    }
-    return (int32_t)slot_of(b, ring_len);
-}
+/* -m ln(zeros / m) by the number of set bits, for m = 32 and m = 16 (a
+ * saturated bitmap counts as one zero bit); generated, not hand-typed. */
+static const double lc32[33] = {
+    -0, 1.0159583460665695, 2.0652326764022777,
+    3.1500823300240808, 4.2730045639847241, 5.4367691774527191,
+    6.6444596729038237, 7.8995224938088251, 9.2058263184569888,
+    10.56773397985846, 11.990190382125142, 13.478830882441713,
+    15.040116135863538, 16.681501556265154, 18.411652636913978,
+    20.240721879792336, 22.180709777918249, 24.245942454320527,
+    26.453714341902973, 28.825169450822074, 31.386536096375238,
+    34.170900160043395, 37.220825913781788, 40.59236241483223,
+    44.361419555836498, 48.634424119821226, 53.567245874293491,
+    59.40153569170004, 66.542129333754744, 75.747955652211743,
+    88.722839111672997, 110.90354888959125, 110.90354888959125
+};
+static const double lc16[17] = {
+    -0, 1.0326163382011389, 2.136502281992362,
+    3.3222298364519118, 4.6029131592284944, 5.9950951910625712,
+    7.5200580679317692, 9.2058263184569888, 11.090354888959125,
+    13.226857170951487, 15.693268048187619, 18.610412956890894,
+    22.180709777918249, 26.783622937146745, 33.271064666877372,
+    44.361419555836498, 44.361419555836498
+};
 
 double churn__bitmap_estimate(uint32_t bits, unsigned m)
 {
     unsigned ones = (unsigned)__builtin_popcount(bits);
-    unsigned zeros = m - ones;
 
-    if (zeros == 0) {
-        /* Saturated: report the estimate for one zero bit. */
-        zeros = 1;
+    if (m == 32) {
+        return lc32[ones];
     }
+    if (m == 16 && ones <= 16) {
+        return lc16[ones];
+    }
+    unsigned zeros = m > ones ? m - ones : 1;
     return -(double)m * log((double)zeros / (double)m);
 }
