@@ -700,6 +700,14 @@ enum churn_err churn_engine_advance(struct churn_engine *eng,
                                     int64_t watermark_ms,
                                     struct churn_error *err)
 {
+    /* No event time lies outside the bounds, so moving past them means
+     * nothing more; clamping keeps the bucket arithmetic from overflowing
+     * (INT64_MAX plus a UTC offset, found by fuzz_engine). */
+    if (watermark_ms > CHURN_TS_MAX_MS) {
+        watermark_ms = CHURN_TS_MAX_MS;
+    } else if (watermark_ms < CHURN_TS_MIN_MS) {
+        watermark_ms = CHURN_TS_MIN_MS;
+    }
     advance_to(eng, watermark_ms);
     if (eng->out.oom) {
         return churn_error_set(err, CHURN_ENOMEM, "out of memory");
@@ -822,5 +830,12 @@ enum churn_err churn_engine_finish(struct churn_engine *eng,
     if (eng->max_ts == INT64_MIN) {
         return CHURN_OK;
     }
-    return churn_engine_advance(eng, eng->max_ts, err);
+    advance_to(eng, eng->max_ts);
+    /* The watermark releases events strictly before it; at the end of
+     * input those stamped with the newest time wait for nothing more. */
+    release_until(eng, eng->max_ts, true);
+    if (eng->out.oom) {
+        return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+    }
+    return CHURN_OK;
 }
