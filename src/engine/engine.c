@@ -601,6 +601,9 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
         eng->order_cap = ncap;
     }
     churn__table_each(eng->accounts, collect, &c);
+    if (c.n == 0) {
+        return; /* nothing to judge; eng->order may still be NULL */
+    }
     qsort(eng->order, c.n, sizeof(*eng->order), acc_cmp);
 
     /* Pass 1: each plan's cohort (baseline daily events per seat of the
