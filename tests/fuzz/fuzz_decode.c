@@ -15,6 +15,7 @@
  *   The input itself was valid UTF-8 and within the size limit.
  * - Re-encoding an accepted event as JSON and decoding it again gives the
  *   same event (nothing is lost or invented between bytes and struct).
+ * - Decoding again without a result struct gives the same verdict.
  * - A second decoder with a 256-byte limit gives the same verdict and
  *   detail when the input fits, and `oversized` when it does not: the size
  *   check comes first and counts neither the Schema Registry frame nor the
@@ -354,6 +355,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         check_rejection(r, &res, &ev);
     }
+
+    /* Without a result struct (res may be NULL): the same verdict. */
+    FUZZ_CHECK(churn_decoder_decode(again, buf, size, &ev3, NULL) == r,
+               "the verdict depends on res being NULL");
 
     r2 = churn_decoder_decode(small, buf, size, &ev2, &res2);
     if (plen > SMALL_MAX) {

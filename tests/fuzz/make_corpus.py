@@ -147,6 +147,8 @@ def ndjson_seeds():
         "blank": b"\x00\x00\x00\n\n\r\n \n",
         "cr-at-limit": b"\x03\x02\x02abc\r\nabcd\r\n",
         "cr-only": b"\x05\x01\x01\r\r\r\n\r",
+        "bytes": b"\x80\x07\x03" + b"J\xf6rg\n\x00nul\x7f\n\xc3\xa9\"\\\x01\n"
+                 b"\xed\xa0\x80\xf4\x8f\xbf\xbf\n",
     }
     for name, data in seeds.items():
         write("ndjson", name, data)
