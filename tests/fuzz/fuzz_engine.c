@@ -8,7 +8,8 @@
  * dedupe set, UTC offsets of -14h/+14h, no cool-downs, key features, idle
  * eviction. Every later byte steers one step: an event of any of the 25
  * types (fed as bytes, or decoded and applied), bytes that are no event, a
- * burst of up to 71 events (table growth, eviction, the intern table
+ * burst of up to 71 events (new accounts each time: table growth,
+ * eviction; new plans, currencies, reasons: the intern table
  * filling up), an explicit watermark advance (also to INT64_MIN/MAX), or
  * end of input. Events carry extreme timestamps (1970, 9999, far behind
  * the watermark), huge counts, MRR and amounts at their limits, ids of
@@ -936,14 +937,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 int n = snprintf(
                     ev, sizeof(ev),
                     "{\"event_id\":\"burst-%d-%u\",\"type\":\"%s\","
-                    "\"account_id\":\"b%u\",\"ts\":%lld,\"plan\":\"p%d-%u\","
-                    "\"mrr\":%u,\"currency\":\"%c%c%c\",\"reason\":\"r%d-%u\","
-                    "\"user_id\":\"u%u\"}",
+                    "\"account_id\":\"b%d-%u\",\"ts\":%lld,"
+                    "\"plan\":\"p%d-%u\",\"mrr\":%u,\"currency\":"
+                    "\"%c%c%c\",\"reason\":\"r%d-%u\",\"user_id\":\"u%u\"}",
                     step, i,
                     (kind & 1) ? "subscription.created" : "usage.login",
-                    (kind & 2) ? i : i % 7, (long long)(g.cur + i * 1000LL),
-                    step, i, i, 'A' + step % 26, 'A' + i % 26,
-                    'A' + (i / 26 + step) % 26, step, i, i);
+                    (kind & 2) ? step : 0, (kind & 2) ? i : i % 7,
+                    (long long)(g.cur + i * 1000LL), step, i, i,
+                    'A' + step % 26, 'A' + i % 26, 'A' + (i / 26 + step) % 26,
+                    step, i, i);
                 struct churn_source bs = {
                     "burst", -1, (int64_t)i + 1, -1, { NULL, 0 }
                 };

@@ -173,6 +173,10 @@ def engine_seeds():
         prog += bytes([6, 13, 0, 3, 1, 0, 255, day % 7, 0])
     prog += bytes([14, 5 * 8 + 4, 15])
     write("engine", "story", bytes(prog))
+    # max_accounts 1000 and twelve bursts of 71 new accounts each: the
+    # account table grows past its first 1024 slots, the intern table fills.
+    write("engine", "many-accounts",
+          bytes([0x80, 0, 0]) + bytes([13, 63, 3]) * 12 + bytes([15]))
     # Found by fuzz_engine: max_accounts 1, two chargebacks of one account
     # at the end of time released by finish() around another account's
     # event; the account is evicted between them and its alert fires again
