@@ -356,6 +356,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_rejection(r, &res, &ev);
     }
 
+    if (size == 0) { /* buf may be NULL when len is 0 */
+        FUZZ_CHECK(churn_decoder_decode(again, NULL, 0, &ev3, &res3) == r &&
+                       strcmp(res3.detail, res.detail) == 0,
+                   "NULL and an empty buffer differ");
+    }
     /* Without a result struct (res may be NULL): the same verdict. */
     FUZZ_CHECK(churn_decoder_decode(again, buf, size, &ev3, NULL) == r,
                "the verdict depends on res being NULL");

@@ -72,6 +72,8 @@ def decode_seeds():
         "nulls": ev(b"usage.session", b',"user_id":null,"duration_s":null'),
         "escapes": ev(b"usage.feature_used",
                       b',"feature":"\\ud83d\\ude00\\n\\"\\\\"'),
+        "bad_field_type-voluntary": ev(b"subscription.canceled",
+                                       b',"voluntary":"no"'),
         "ticket": ev(b"feedback.ticket",
                      b',"priority":"high","sentiment":-1e0'),
         "card": ev(b"payment.card_expiring", b',"card_exp":"9999-12"'),
