@@ -133,6 +133,9 @@ def config_seeds():
         "lists": "input.topics = a,b,c,d,e,f,g,h\n"
                  "rule.feature_abandonment.features = f0,f1,f2,f3\n",
         "bad-validate": "score.band.watch = 80\n",
+        "listen": "http.listen = [::1]:8080\n",
+        "listen-bad": "http.listen = host name:80\n",
+        "many-plans": "".join("plan.p%d.segment = s\n" % i for i in range(65)),
         "crlf-bom": "\ufeffwindow.buckets = 40\r\nlog.level = debug\r\n",
     }
     for name, text in extra.items():
