@@ -134,6 +134,7 @@ enum churn_err churn_engine_apply(struct churn_engine *eng,
 /*
  * Advances event time: sets the watermark to max(current, watermark_ms) and
  * runs every rule and timer due up to it. Never moves it backwards.
+ * watermark_ms is first clamped to [CHURN_TS_MIN_MS, CHURN_TS_MAX_MS].
  */
 enum churn_err churn_engine_advance(struct churn_engine *eng,
                                     int64_t watermark_ms,

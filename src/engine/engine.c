@@ -749,6 +749,14 @@ enum churn_err churn_engine_advance(struct churn_engine *eng,
                                     int64_t watermark_ms,
                                     struct churn_error *err)
 {
+    /* No event time lies outside the bounds, so moving past them means
+     * nothing more; clamping keeps the bucket arithmetic from overflowing
+     * (INT64_MAX plus a UTC offset, found by fuzz_engine). */
+    if (watermark_ms > CHURN_TS_MAX_MS) {
+        watermark_ms = CHURN_TS_MAX_MS;
+    } else if (watermark_ms < CHURN_TS_MIN_MS) {
+        watermark_ms = CHURN_TS_MIN_MS;
+    }
     advance_to(eng, watermark_ms);
     if (eng->out.oom) {
         return churn_error_set(err, CHURN_ENOMEM, "out of memory");

@@ -21,14 +21,24 @@ struct churn_ndjson_reader {
 
 struct churn_ndjson_reader *churn_ndjson_reader_new(FILE *in, size_t max_len)
 {
-    struct churn_ndjson_reader *r = calloc(1, sizeof(*r));
+    return churn_ndjson_reader_new_chunk(in, max_len, READ_CHUNK);
+}
 
+struct churn_ndjson_reader *
+churn_ndjson_reader_new_chunk(FILE *in, size_t max_len, size_t chunk_len)
+{
+    struct churn_ndjson_reader *r;
+
+    if (chunk_len == 0) {
+        return NULL;
+    }
+    r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
     }
     r->in = in;
     r->max_len = max_len;
-    r->cap = READ_CHUNK;
+    r->cap = chunk_len;
     r->buf = malloc(r->cap);
     if (r->buf == NULL) {
         free(r);
@@ -70,16 +80,29 @@ static int refill(struct churn_ndjson_reader *r)
     return 1;
 }
 
-/* Appends p[0..n) to the long-line buffer, keeping at most max_len bytes. */
-static bool line_append(struct churn_ndjson_reader *r, size_t *len,
-                        const char *p, size_t n, bool *truncated)
+/*
+ * A long line keeps at most max_len + 1 bytes: one more than can be
+ * returned, so that a CR ending a line of exactly max_len bytes is still
+ * seen (and stripped as part of its CRLF) rather than counted as content.
+ */
+static size_t keep_len(const struct churn_ndjson_reader *r)
 {
-    if (*len + n > r->max_len) {
-        *truncated = true;
-        n = r->max_len > *len ? r->max_len - *len : 0;
+    return r->max_len < SIZE_MAX ? r->max_len + 1 : SIZE_MAX;
+}
+
+/* Appends p[0..n) to the long-line buffer, keeping at most keep_len()
+ * bytes; *dropped is set when bytes beyond that are thrown away. */
+static bool line_append(struct churn_ndjson_reader *r, size_t *len,
+                        const char *p, size_t n, bool *dropped)
+{
+    size_t keep = keep_len(r);
+
+    if (*len + n > keep) {
+        *dropped = true;
+        n = keep > *len ? keep - *len : 0;
     }
     if (*len + n > r->line_cap) {
-        size_t ncap = r->line_cap ? r->line_cap : READ_CHUNK;
+        size_t ncap = r->line_cap ? r->line_cap : r->cap;
         while (ncap < *len + n) {
             ncap *= 2;
         }
@@ -97,24 +120,29 @@ static bool line_append(struct churn_ndjson_reader *r, size_t *len,
     return true;
 }
 
-/* Hands out p[0..n) (or the assembled long line) as the current line. */
+/*
+ * Hands out p[0..n) (or the assembled long line) as the current line: a
+ * final CR is the terminator's (CRLF, or a CR ending the input) unless
+ * bytes after it were dropped; then content over max_len is cut.
+ */
 static int emit_line(struct churn_ndjson_reader *r, bool spanning, size_t acc,
-                     const char *p, size_t n, const char **line, size_t *len,
-                     bool *truncated)
+                     bool dropped, const char *p, size_t n,
+                     const char **line, size_t *len, bool *truncated)
 {
     if (spanning) {
-        if (!line_append(r, &acc, p, n, truncated)) {
+        if (!line_append(r, &acc, p, n, &dropped)) {
             errno = ENOMEM;
             return -1;
         }
         p = r->line;
         n = acc;
-    } else if (n > r->max_len) {
+    }
+    if (!dropped && n > 0 && p[n - 1] == '\r') {
+        n--;
+    }
+    if (dropped || n > r->max_len) {
         *truncated = true;
         n = r->max_len;
-    }
-    if (n > 0 && p[n - 1] == '\r' && !*truncated) {
-        n--;
     }
     *line = p;
     *len = n;
@@ -125,7 +153,7 @@ int churn_ndjson_read(struct churn_ndjson_reader *r, const char **line,
                       size_t *len, bool *truncated)
 {
     size_t acc = 0;
-    bool spanning = false;
+    bool spanning = false, dropped = false;
 
     *truncated = false;
     for (;;) {
@@ -136,12 +164,12 @@ int churn_ndjson_read(struct churn_ndjson_reader *r, const char **line,
 
         if (nl != NULL) {
             r->start += (size_t)(nl - p) + 1;
-            return emit_line(r, spanning, acc, p, (size_t)(nl - p), line,
-                             len, truncated);
+            return emit_line(r, spanning, acc, dropped, p, (size_t)(nl - p),
+                             line, len, truncated);
         }
         if (avail == r->cap) {
             /* A full buffer without a newline: the line spans refills. */
-            if (!line_append(r, &acc, p, avail, truncated)) {
+            if (!line_append(r, &acc, p, avail, &dropped)) {
                 errno = ENOMEM;
                 return -1;
             }
@@ -160,7 +188,7 @@ int churn_ndjson_read(struct churn_ndjson_reader *r, const char **line,
             if (avail == 0 && !spanning) {
                 return 0;
             }
-            return emit_line(r, spanning, acc, p, avail, line, len,
+            return emit_line(r, spanning, acc, dropped, p, avail, line, len,
                              truncated);
         }
     }

@@ -22,6 +22,14 @@
 struct churn_ndjson_reader;
 
 struct churn_ndjson_reader *churn_ndjson_reader_new(FILE *in, size_t max_len);
+
+/*
+ * As churn_ndjson_reader_new(), reading chunk_len bytes at a time (> 0;
+ * the default is 1 MiB). The lines returned do not depend on chunk_len;
+ * the fuzz target uses tiny chunks so lines span refills.
+ */
+struct churn_ndjson_reader *
+churn_ndjson_reader_new_chunk(FILE *in, size_t max_len, size_t chunk_len);
 void churn_ndjson_reader_free(struct churn_ndjson_reader *r);
 
 /* 1: a line; 0: end of input; -1: read error (errno set). */
