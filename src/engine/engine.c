@@ -322,8 +322,10 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     eng->dec = churn_decoder_new(cfg->input_max_event_size);
     eng->accounts = churn__table_new(eng->ring_len, cfg->state_max_accounts);
     eng->cohort = calloc(CHURN__INTERN_MAX, sizeof(*eng->cohort));
+    eng->cohort_next = calloc(CHURN__INTERN_MAX, sizeof(*eng->cohort_next));
     eng->metrics = churn__metrics_new(eng);
     if (eng->dec == NULL || eng->accounts == NULL || eng->cohort == NULL ||
+        eng->cohort_next == NULL ||
         eng->metrics == NULL) {
         churn_engine_free(eng);
         churn_error_set(err, CHURN_ENOMEM, "cannot allocate the engine");
@@ -349,6 +351,7 @@ void churn_engine_free(struct churn_engine *eng)
     churn__outq_release(&eng->out);
     churn__jw_release(&eng->jw);
     free(eng->cohort);
+    free(eng->cohort_next);
     free(eng->order);
     churn__metrics_free(eng->metrics);
     free(eng);
@@ -635,29 +638,25 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
     }
     n = eng->order_cnt;
 
-    /* Pass 1: each plan's cohort (baseline daily events per seat of the
-     * accounts with a full history), for scoring new accounts. */
-    memset(eng->cohort, 0, CHURN__INTERN_MAX * sizeof(*eng->cohort));
-    for (size_t i = 0; i < n; i++) {
-        struct churn__account *acc = eng->order[i].acc;
-        if (acc->first_ms >= at_ms || is_closed(acc)) {
-            continue;
-        }
-        double mean;
-        if (churn__baseline_mean(eng, acc, boundary, &mean) && mean > 0) {
-            int32_t seats = acc->seats > 0 ? acc->seats : 1;
-            eng->cohort[acc->plan].sum_log_per_seat +=
-                log(mean / (double)seats);
-            eng->cohort[acc->plan].cnt++;
-        }
-    }
-    /* Pass 2: scores, rules, signals, in account order. */
+    /* The cohorts gathered at the previous boundary score this one's new
+     * accounts; this pass gathers the next ones. */
+    struct churn__cohort *t = eng->cohort;
+    eng->cohort = eng->cohort_next;
+    eng->cohort_next = t;
+    memset(eng->cohort_next, 0, CHURN__INTERN_MAX * sizeof(*t));
     for (size_t i = 0; i < n; i++) {
         struct churn__account *acc = eng->order[i].acc;
         if (acc->first_ms >= at_ms || is_closed(acc)) {
             continue;
         }
         churn__figures_compute(eng, acc, boundary, &f);
+        if (!f.insufficient && f.base_daily_mean > 0) {
+            double seats = acc->seats > 0 ? acc->seats : 1;
+            double per_seat = f.base_daily_mean / seats;
+            eng->cohort_next[acc->plan].sum_log_per_seat +=
+                llround(log(per_seat) * CHURN__COHORT_SCALE);
+            eng->cohort_next[acc->plan].cnt++;
+        }
         churn__detect_boundary(eng, acc, &f, at_ms);
         churn__signal_maybe(eng, acc, &f, at_ms);
     }

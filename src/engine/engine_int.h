@@ -66,11 +66,15 @@ struct churn__figures {
 
 /* A plan's typical activity: the geometric mean of its established
  * accounts' baseline daily events per seat (account activity is heavy-
- * tailed; the arithmetic mean sits well above the typical account). */
+ * tailed; the arithmetic mean sits well above the typical account).
+ * Gathered while the previous boundary scored its accounts, and summed in
+ * fixed point (2^-20) so the result does not depend on account order. */
 struct churn__cohort {
-    double sum_log_per_seat; /* sum of ln(baseline daily mean per seat) */
+    int64_t sum_log_per_seat; /* sum of ln(baseline mean per seat) * 2^20 */
     uint32_t cnt;
 };
+
+#define CHURN__COHORT_SCALE 1048576.0
 
 struct churn_engine {
     struct churn_config cfg; /* copy; kafka_props not owned (NULL) */
@@ -89,7 +93,8 @@ struct churn_engine {
     int32_t evaluated; /* last boundary evaluated; INT32_MIN: none */
     uint64_t seq;
     uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
-    struct churn__cohort *cohort; /* per plan intern id */
+    struct churn__cohort *cohort;      /* per plan intern id, in use */
+    struct churn__cohort *cohort_next; /* gathered for the next boundary */
     struct churn__order_entry {
         uint64_t hash; /* the sort key, kept beside the pointer */
         struct churn__account *acc;
@@ -107,12 +112,6 @@ void churn__facts_apply(struct churn_engine *eng, struct churn__account *acc,
                         const struct churn_event *ev);
 
 /* score.c */
-/* The baseline daily mean of acc at boundary, for the plan cohorts; false
- * when the account has no usable baseline yet (the same rule as
- * figures.insufficient). */
-bool churn__baseline_mean(struct churn_engine *eng,
-                          struct churn__account *acc, int32_t boundary,
-                          double *mean);
 void churn__figures_compute(struct churn_engine *eng,
                             struct churn__account *acc, int32_t boundary,
                             struct churn__figures *f);

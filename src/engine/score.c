@@ -154,32 +154,6 @@ static void window_lengths(const struct churn_config *cfg, uint32_t *recent_n,
     *base_n = (uint32_t)(cfg->score_baseline_ms / cfg->window_bucket_ms);
 }
 
-bool churn__baseline_mean(struct churn_engine *eng,
-                          struct churn__account *acc, int32_t boundary,
-                          double *mean)
-{
-    struct churn__ring_view v = churn__ring(acc, eng->ring_len);
-    uint32_t recent_n, base_n, avail = 0;
-    double sum = 0;
-
-    window_lengths(&eng->cfg, &recent_n, &base_n);
-    int32_t end = boundary - (int32_t)recent_n;
-    int32_t start = end - (int32_t)base_n;
-    if (start < acc->first_bucket) {
-        start = acc->first_bucket;
-    }
-    for (int32_t b = start; b < end; b++) {
-        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
-        sum += s < 0 ? 0 : v.events[s];
-        avail++;
-    }
-    if (!has_baseline(avail, base_n, sum)) {
-        return false;
-    }
-    *mean = sum / avail;
-    return true;
-}
-
 void churn__figures_compute(struct churn_engine *eng,
                             struct churn__account *acc, int32_t boundary,
                             struct churn__figures *f)
@@ -331,8 +305,9 @@ void churn__figures_compute(struct churn_engine *eng,
         f->dispersion = 1;
         if (c->cnt >= 5) {
             double seats = acc->seats > 0 ? acc->seats : 1;
-            f->expected = exp(c->sum_log_per_seat / c->cnt) * seats *
-                          (double)observed;
+            f->expected = exp((double)c->sum_log_per_seat /
+                              CHURN__COHORT_SCALE / c->cnt) *
+                          seats * (double)observed;
             f->ratio = f->recent_events / f->expected;
             f->activity = clamp01(f->ratio);
         } else {
