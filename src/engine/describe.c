@@ -66,12 +66,7 @@ static void write_scores(const struct churn_engine *eng,
     churn__jw_time(w, "as_of", churn__bucket_start(eng, f->boundary));
     churn__jw_num(w, "health", f->health, 1);
     churn__jw_cstr(w, "band", churn__band_name(f->band));
-    churn__jw_open(w, "components");
-    churn__jw_num(w, "engagement", f->engagement, 1);
-    churn__jw_num(w, "payment", f->payment, 1);
-    churn__jw_num(w, "subscription", f->subscription, 1);
-    churn__jw_num(w, "feedback", f->feedback, 1);
-    churn__jw_close(w);
+    churn__write_components(w, f);
     churn__jw_open(w, "weights");
     churn__jw_num(w, "engagement", c->score_weight_engagement, 4);
     churn__jw_num(w, "payment", c->score_weight_payment, 4);

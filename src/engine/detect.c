@@ -580,6 +580,17 @@ void churn__detect_boundary(struct churn_engine *eng,
     }
 }
 
+void churn__write_components(struct churn__jw *w,
+                             const struct churn__figures *f)
+{
+    churn__jw_open(w, "components");
+    churn__jw_num(w, "engagement", f->engagement, 1);
+    churn__jw_num(w, "payment", f->payment, 1);
+    churn__jw_num(w, "subscription", f->subscription, 1);
+    churn__jw_num(w, "feedback", f->feedback, 1);
+    churn__jw_close(w);
+}
+
 void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
                          const struct churn__figures *f, int64_t at_ms)
 {
@@ -604,12 +615,7 @@ void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
     } else {
         churn__jw_cstr(w, "previous_band", churn__band_name(acc->signaled_band));
     }
-    churn__jw_open(w, "components");
-    churn__jw_num(w, "engagement", f->engagement, 1);
-    churn__jw_num(w, "payment", f->payment, 1);
-    churn__jw_num(w, "subscription", f->subscription, 1);
-    churn__jw_num(w, "feedback", f->feedback, 1);
-    churn__jw_close(w);
+    churn__write_components(w, f);
     churn__jw_open(w, "engagement");
     churn__jw_num(w, "activity", f->activity, 3);
     churn__jw_num(w, "breadth", f->breadth, 3);

@@ -130,6 +130,10 @@ void churn__alert_resolve(struct churn_engine *eng,
 bool churn__rule_can_fire(const struct churn_engine *eng,
                           const struct churn__account *acc,
                           enum churn_rule rule, int64_t at_ms);
+/* Writes "components":{engagement,payment,subscription,feedback}, as
+ * signals and /accounts/{id} show them. */
+void churn__write_components(struct churn__jw *w,
+                             const struct churn__figures *f);
 void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
                          const struct churn__figures *f, int64_t at_ms);
 
