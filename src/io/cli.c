@@ -13,6 +13,8 @@ bool churnd_cli_common_opt(struct churnd_cli_common *c, int opt,
     case 'X':
         if (c->set_cnt < sizeof(c->sets) / sizeof(c->sets[0])) {
             c->sets[c->set_cnt++] = optarg_;
+        } else {
+            c->set_dropped++;
         }
         return true;
     case 'v':
@@ -29,6 +31,12 @@ int churnd_cli_config(const struct churnd_cli_common *c,
     struct churn_error err = { 0 };
 
     churn_config_init(cfg);
+    if (c->set_dropped > 0) {
+        churn_error_set(&err, CHURN_EINVAL,
+                        "too many -X options (max %zu; put them in a file)",
+                        sizeof(c->sets) / sizeof(c->sets[0]));
+        goto fail;
+    }
     if (c->config_path != NULL &&
         churn_config_load(cfg, c->config_path, &err) != CHURN_OK) {
         goto fail;

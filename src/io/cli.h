@@ -28,6 +28,7 @@ struct churnd_cli_common {
     const char *config_path; /* NULL: defaults only */
     const char *sets[256];   /* -X values, in order */
     size_t set_cnt;
+    size_t set_dropped; /* -X beyond the array: an error, never ignored */
     int verbose;
 };
 

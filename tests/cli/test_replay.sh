@@ -82,4 +82,10 @@ set +e
 "$CHURND" replay -X window.buckets=3 "$sample" >/dev/null 2>"$tmp/err"; rc=$?
 [ "$rc" -eq 2 ] || { echo "bad config: exit $rc, want 2"; exit 1; }
 grep -q "window.buckets" "$tmp/err" || { echo "bad config: no reason"; cat "$tmp/err"; exit 1; }
+# more -X options than the CLI holds is an error, never silently dropped
+xs=""
+for i in $(seq 1 257); do xs="$xs -X input.allowed_lateness=1h"; done
+# shellcheck disable=SC2086
+"$CHURND" replay $xs "$sample" >/dev/null 2>"$tmp/err"; rc=$?
+[ "$rc" -eq 2 ] && grep -q "too many -X" "$tmp/err" || { echo "-X overflow: exit $rc"; exit 1; }
 echo ok
