@@ -2,11 +2,11 @@
 #ifndef CHURND_CONFIG_H
 #define CHURND_CONFIG_H
 
+#include "churnd/error.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "churnd/error.h"
 
 /*
  * The validated configuration (DESIGN §5), a caller-owned value type.
@@ -61,11 +61,11 @@ enum churn_log_format {
     CHURN_LOG_JSON,
 };
 
-#define CHURN_NAME_MAX       128 /* plan, segment, feature names */
-#define CHURN_TOPIC_MAX      250 /* Kafka topic names: up to 249 bytes */
-#define CHURN_PATH_MAX       512
-#define CHURN_MAX_TOPICS     8
-#define CHURN_MAX_PLANS      64
+#define CHURN_NAME_MAX         128 /* plan, segment, feature names */
+#define CHURN_TOPIC_MAX        250 /* Kafka topic names: up to 249 bytes */
+#define CHURN_PATH_MAX         512
+#define CHURN_MAX_TOPICS       8
+#define CHURN_MAX_PLANS        64
 #define CHURN_MAX_KEY_FEATURES 4
 
 struct churn_rule_config {
@@ -79,7 +79,7 @@ struct churn_plan_config {
     char name[CHURN_NAME_MAX];
     char segment[CHURN_NAME_MAX];
     char tier[CHURN_NAME_MAX]; /* "" = none */
-    int64_t price; /* list price, minor units per month */
+    int64_t price;             /* list price, minor units per month */
 };
 
 /* One librdkafka property passed through untouched. */
@@ -89,7 +89,7 @@ struct churn_kafka_prop {
         CHURN_KAFKA_CONSUMER,
         CHURN_KAFKA_PRODUCER,
     } side;
-    char *name;  /* without the kafka./kafka.consumer./kafka.producer. prefix */
+    char *name; /* without the kafka./kafka.consumer./kafka.producer. prefix */
     char *value;
 };
 
@@ -111,8 +111,8 @@ struct churn_config {
     int64_t output_flush_timeout_ms;
 
     /* window. */
-    int64_t window_bucket_ms; /* window.bucket */
-    uint32_t window_buckets;  /* window.buckets */
+    int64_t window_bucket_ms;     /* window.bucket */
+    uint32_t window_buckets;      /* window.buckets */
     int64_t window_utc_offset_ms; /* bucket alignment, e.g. -5h */
 
     /* score. */
@@ -129,25 +129,26 @@ struct churn_config {
 
     /* rule. */
     struct churn_rule_config rules[CHURN_RULE__COUNT];
-    double drop_ratio;          /* rule.engagement_drop.ratio */
-    double drop_resolve_ratio;  /* rule.engagement_drop.resolve_ratio */
-    double drop_min_expected;   /* rule.engagement_drop.min_expected */
-    double drop_z;              /* rule.engagement_drop.z */
-    double drop_min_dispersion; /* rule.engagement_drop.min_dispersion */
-    int64_t inactivity_after_ms;     /* rule.inactivity.after */
-    double inactivity_max_gap_p;     /* rule.inactivity.max_gap_probability */
-    uint32_t failure_streak;         /* rule.payment_failure_streak.failures */
-    int64_t failure_unresolved_ms;   /* ...payment_failure_streak.unresolved_after */
-    int64_t card_within_ms;          /* rule.card_expiring.within */
-    double downgrade_contraction;    /* rule.downgrade.contraction */
-    int64_t trial_before_ms;         /* rule.trial_low_activation.before */
-    double trial_max_engagement;     /* rule.trial_low_activation.max_engagement */
-    double trial_max_activity;       /* rule.trial_low_activation.max_activity */
+    double drop_ratio;           /* rule.engagement_drop.ratio */
+    double drop_resolve_ratio;   /* rule.engagement_drop.resolve_ratio */
+    double drop_min_expected;    /* rule.engagement_drop.min_expected */
+    double drop_z;               /* rule.engagement_drop.z */
+    double drop_min_dispersion;  /* rule.engagement_drop.min_dispersion */
+    int64_t inactivity_after_ms; /* rule.inactivity.after */
+    double inactivity_max_gap_p; /* rule.inactivity.max_gap_probability */
+    uint32_t failure_streak;     /* rule.payment_failure_streak.failures */
+    int64_t
+        failure_unresolved_ms; /* ...payment_failure_streak.unresolved_after */
+    int64_t card_within_ms;    /* rule.card_expiring.within */
+    double downgrade_contraction; /* rule.downgrade.contraction */
+    int64_t trial_before_ms;      /* rule.trial_low_activation.before */
+    double trial_max_engagement;  /* rule.trial_low_activation.max_engagement */
+    double trial_max_activity;    /* rule.trial_low_activation.max_activity */
     char key_features[CHURN_MAX_KEY_FEATURES][CHURN_NAME_MAX];
-    size_t key_feature_cnt;          /* rule.feature_abandonment.features */
-    int64_t abandon_after_ms;        /* rule.feature_abandonment.unused */
-    int32_t detractor_nps_max;       /* rule.detractor_feedback.nps_max */
-    double detractor_sentiment_max;  /* rule.detractor_feedback.sentiment_max */
+    size_t key_feature_cnt;         /* rule.feature_abandonment.features */
+    int64_t abandon_after_ms;       /* rule.feature_abandonment.unused */
+    int32_t detractor_nps_max;      /* rule.detractor_feedback.nps_max */
+    double detractor_sentiment_max; /* rule.detractor_feedback.sentiment_max */
 
     /* plan. */
     struct churn_plan_config plans[CHURN_MAX_PLANS];

@@ -2,11 +2,11 @@
 #ifndef CHURND_DECODE_H
 #define CHURND_DECODE_H
 
-#include <stddef.h>
-#include <stdint.h>
-
 #include "churnd/error.h"
 #include "churnd/event.h"
+
+#include <stddef.h>
+#include <stdint.h>
 
 /*
  * Decoding and validation of the input contract (DESIGN §2).

@@ -2,14 +2,14 @@
 #ifndef CHURND_ENGINE_H
 #define CHURND_ENGINE_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
 #include "churnd/config.h"
 #include "churnd/decode.h"
 #include "churnd/error.h"
 #include "churnd/event.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /*
  * The pure engine (DESIGN §1): decode -> enrich -> state -> score -> detect
@@ -37,9 +37,9 @@ enum churn_topic {
 
 /* Where an input came from; copied into dead letters' headers. */
 struct churn_source {
-    const char *topic; /* Kafka topic, or the replay file name ("-") */
-    int32_t partition; /* -1 on the replay path */
-    int64_t offset;    /* Kafka offset, or the 1-based line number */
+    const char *topic;    /* Kafka topic, or the replay file name ("-") */
+    int32_t partition;    /* -1 on the replay path */
+    int64_t offset;       /* Kafka offset, or the 1-based line number */
     int64_t timestamp_ms; /* Kafka message timestamp, -1 when none */
     struct churn_str key; /* Kafka key, empty on the replay path */
 };
@@ -70,17 +70,17 @@ struct churn_engine_stats {
     uint64_t signals;
     uint64_t alerts_firing;
     uint64_t alerts_resolved;
-    uint64_t alerts_by_rule[CHURN_RULE__COUNT];          /* fired */
+    uint64_t alerts_by_rule[CHURN_RULE__COUNT]; /* fired */
     uint64_t alerts_resolved_by_rule[CHURN_RULE__COUNT];
     uint64_t alerts_open_by_rule[CHURN_RULE__COUNT]; /* firing now */
-    uint64_t accounts;          /* in state now */
-    uint64_t evicted_full;      /* evicted because state.max_accounts */
-    uint64_t evicted_idle;      /* evicted after state.idle_evict */
-    uint64_t geo_misses;        /* IP given but not resolved */
-    uint64_t unknown_plans;     /* events naming a plan not in the catalog */
-    uint64_t dedupe_dropped;    /* ids forgotten early: dedupe capacity */
-    int64_t watermark_ms;       /* INT64_MIN before the first event */
-    uint64_t metrics;           /* metrics records emitted */
+    uint64_t accounts;                               /* in state now */
+    uint64_t evicted_full;   /* evicted because state.max_accounts */
+    uint64_t evicted_idle;   /* evicted after state.idle_evict */
+    uint64_t geo_misses;     /* IP given but not resolved */
+    uint64_t unknown_plans;  /* events naming a plan not in the catalog */
+    uint64_t dedupe_dropped; /* ids forgotten early: dedupe capacity */
+    int64_t watermark_ms;    /* INT64_MIN before the first event */
+    uint64_t metrics;        /* metrics records emitted */
 };
 
 /* GeoIP lookup: fills country (ISO 3166-1 alpha-2) and region (ISO 3166-2
@@ -90,7 +90,8 @@ struct churn_geo {
     char country[3];
     char region[4];
 };
-typedef bool (*churn_geo_fn)(void *ctx, struct churn_str ip,
+typedef bool (*churn_geo_fn)(void *ctx,
+                             struct churn_str ip,
                              struct churn_geo *out);
 
 struct churn_engine;

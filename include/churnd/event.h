@@ -105,12 +105,12 @@ struct churn_event {
     /* payment */
     int64_t amount; /* minor units, >= 0 */
     struct churn_str decline_code;
-    int64_t attempt;      /* >= 1 */
-    int32_t card_exp_ym;  /* year * 12 + (month - 1) */
+    int64_t attempt;     /* >= 1 */
+    int32_t card_exp_ym; /* year * 12 + (month - 1) */
     /* feedback */
-    int32_t score;        /* NPS 0..10 */
+    int32_t score; /* NPS 0..10 */
     struct churn_str priority;
-    double sentiment;     /* -1..1 */
+    double sentiment; /* -1..1 */
 };
 
 /* "family.name" of type, e.g. "usage.login"; NULL for an invalid type. */

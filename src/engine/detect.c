@@ -9,10 +9,10 @@
  * with a cool-down. alert_id = xxh3(account_id, rule, since): the same input
  * always gives the same ids, and a resolve carries its firing's id.
  */
+#include "engine_int.h"
+
 #include <math.h>
 #include <string.h>
-
-#include "engine_int.h"
 
 #define FACT_WINDOW_MS (30 * CHURN__DAY_MS) /* one-off facts stay open */
 
@@ -61,7 +61,8 @@ bool churn__card_expires_within(const struct churn_engine *eng,
 
 bool churn__rule_can_fire(const struct churn_engine *eng,
                           const struct churn__account *acc,
-                          enum churn_rule rule, int64_t at_ms)
+                          enum churn_rule rule,
+                          int64_t at_ms)
 {
     if (!eng->cfg.rules[rule].enabled || is_firing(acc, rule)) {
         return false;
@@ -71,7 +72,8 @@ bool churn__rule_can_fire(const struct churn_engine *eng,
 }
 
 static uint64_t alert_id(const struct churn__account *acc,
-                         enum churn_rule rule, int64_t since_ms)
+                         enum churn_rule rule,
+                         int64_t since_ms)
 {
     unsigned char buf[128 + 1 + 32 + 8];
     const char *name = churn_rule_name(rule);
@@ -117,7 +119,8 @@ static void write_context(struct churn_engine *eng,
 {
     struct churn__jw *w = &eng->jw;
 
-    churn__jw_str_or_null(w, "plan", churn__intern_get(&eng->intern, acc->plan));
+    churn__jw_str_or_null(w, "plan",
+                          churn__intern_get(&eng->intern, acc->plan));
     churn__jw_str(w, "segment", segment_of(eng, acc));
     if (acc->country[0] != '\0') {
         churn__jw_str(w, "country", (struct churn_str){ acc->country, 2 });
@@ -130,8 +133,10 @@ static void write_context(struct churn_engine *eng,
     }
 }
 
-static void emit(struct churn_engine *eng, const struct churn__account *acc,
-                 enum churn_topic topic, int64_t at_ms)
+static void emit(struct churn_engine *eng,
+                 const struct churn__account *acc,
+                 enum churn_topic topic,
+                 int64_t at_ms)
 {
     struct churn__outq *q = &eng->out;
     struct churn_output *o;
@@ -180,7 +185,7 @@ static int dominant(const struct churn_engine *eng,
 }
 
 static const char *const component_names[4] = { "engagement", "payment",
-                                                 "subscription", "feedback" };
+                                                "subscription", "feedback" };
 /* Churn kind by dominant component: idle usage is passive churn, failing
  * payments involuntary, the rest a customer's choice. */
 static const char *const component_kinds[4] = { "passive", "involuntary",
@@ -188,15 +193,16 @@ static const char *const component_kinds[4] = { "passive", "involuntary",
 
 static void ym_str(int32_t ym, char buf[16])
 {
-    snprintf(buf, 16, "%04d-%02d", (int)(ym / 12) % 10000,
-             (int)(ym % 12) + 1);
+    snprintf(buf, 16, "%04d-%02d", (int)(ym / 12) % 10000, (int)(ym % 12) + 1);
 }
 
 /* Writes "evidence":{...} and returns the summary in sum. */
 static void write_evidence(struct churn_engine *eng,
                            const struct churn__account *acc,
-                           enum churn_rule rule, int64_t at_ms,
-                           const struct churn__figures *f, char *sum,
+                           enum churn_rule rule,
+                           int64_t at_ms,
+                           const struct churn__figures *f,
+                           char *sum,
                            size_t sum_len)
 {
     const struct churn_config *c = &eng->cfg;
@@ -232,7 +238,8 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "observed_days_before", f->observed_days_before);
         churn__jw_num(w, "gap_probability", inactivity_gap_p(f), 8);
         churn__jw_num(w, "max_gap_probability", c->inactivity_max_gap_p, 8);
-        snprintf(sum, sum_len, "no usage for %d days; active %u of the %u "
+        snprintf(sum, sum_len,
+                 "no usage for %d days; active %u of the %u "
                  "days before (gap probability %.1e)",
                  f->days_since_usage, f->active_days_before,
                  f->observed_days_before, inactivity_gap_p(f));
@@ -252,12 +259,12 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_cstr(w, "decline_class", churn__decline_class_name(cls));
         churn__jw_bool(w, "hard_decline",
                        (acc->flags & CHURN__AF_HARD_DECLINE) != 0);
-        snprintf(sum, sum_len, "%u failed payment%s, unrecovered for %.1f "
+        snprintf(sum, sum_len,
+                 "%u failed payment%s, unrecovered for %.1f "
                  "days, last decline %.*s (%s)",
                  acc->fail_streak, acc->fail_streak == 1 ? "" : "s",
-                 unrecovered,
-                 code.len ? (int)code.len : 4, code.len ? code.ptr : "none",
-                 churn__decline_class_name(cls));
+                 unrecovered, code.len ? (int)code.len : 4,
+                 code.len ? code.ptr : "none", churn__decline_class_name(cls));
         break;
     }
     case CHURN_RULE_CARD_EXPIRING: {
@@ -270,11 +277,15 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "days_left", days);
         churn__jw_int(w, "within_days", c->card_within_ms / CHURN__DAY_MS);
         if (days >= 0) {
-            snprintf(sum, sum_len, "card %s expires in %lld days, no newer "
-                     "card on file", ym, (long long)days);
+            snprintf(sum, sum_len,
+                     "card %s expires in %lld days, no newer "
+                     "card on file",
+                     ym, (long long)days);
         } else {
-            snprintf(sum, sum_len, "card %s has expired, no newer card on "
-                     "file", ym);
+            snprintf(sum, sum_len,
+                     "card %s has expired, no newer card on "
+                     "file",
+                     ym);
         }
         break;
     }
@@ -288,23 +299,23 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "previous_seats", acc->prev_seats);
         churn__jw_int(w, "seats", acc->seats);
         churn__jw_num(w, "threshold", c->downgrade_contraction, 3);
-        snprintf(sum, sum_len, "downgraded: MRR %lld -> %lld (-%.0f%%), "
+        snprintf(sum, sum_len,
+                 "downgraded: MRR %lld -> %lld (-%.0f%%), "
                  "seats %d -> %d",
                  (long long)acc->prev_mrr, (long long)acc->mrr, 100 * cut,
                  acc->prev_seats, acc->seats);
         break;
     }
     case CHURN_RULE_CANCEL_SCHEDULED: {
-        struct churn_str r = churn__intern_get(&eng->intern,
-                                               acc->cancel_reason);
+        struct churn_str r =
+            churn__intern_get(&eng->intern, acc->cancel_reason);
         char t[CHURN_TS_BUF_LEN];
         churn__jw_time(w, "effective_at", acc->cancel_at_ms);
         churn__jw_str_or_null(w, "reason", r);
-        churn__jw_bool(w, "voluntary",
-                       !(acc->flags & CHURN__AF_INVOLUNTARY));
+        churn__jw_bool(w, "voluntary", !(acc->flags & CHURN__AF_INVOLUNTARY));
         snprintf(sum, sum_len, "cancellation scheduled for %s, reason: %.*s",
-                 churn_ts_format(acc->cancel_at_ms, t),
-                 r.len ? (int)r.len : 4, r.len ? r.ptr : "none");
+                 churn_ts_format(acc->cancel_at_ms, t), r.len ? (int)r.len : 4,
+                 r.len ? r.ptr : "none");
         break;
     }
     case CHURN_RULE_TRIAL_LOW_ACTIVATION: {
@@ -318,10 +329,11 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "expected_recent", f ? f->expected : 0, 2);
         churn__jw_num(w, "recent_events", f ? f->recent_events : 0, 0);
         churn__jw_num(w, "max_activity", c->trial_max_activity, 3);
-        snprintf(sum, sum_len, "trial ends %s: engagement %.1f, activity "
+        snprintf(sum, sum_len,
+                 "trial ends %s: engagement %.1f, activity "
                  "%.0f%% of its plan's accounts",
-                 churn_ts_format(acc->trial_end_ms, t),
-                 f ? f->engagement : 0, f ? 100 * f->ratio : 0);
+                 churn_ts_format(acc->trial_end_ms, t), f ? f->engagement : 0,
+                 f ? 100 * f->ratio : 0);
         break;
     }
     case CHURN_RULE_FEATURE_ABANDONMENT: {
@@ -335,9 +347,9 @@ static void write_evidence(struct churn_engine *eng,
             }
             churn__jw_cstr(w, NULL, c->key_features[i]);
             if (len < sum_len) {
-                len += (size_t)snprintf(sum + len, sum_len - len, "%s%s",
-                                        n++ > 0 ? ", " : "",
-                                        c->key_features[i]);
+                len +=
+                    (size_t)snprintf(sum + len, sum_len - len, "%s%s",
+                                     n++ > 0 ? ", " : "", c->key_features[i]);
             }
         }
         churn__jw_arr_close(w);
@@ -362,9 +374,10 @@ static void write_evidence(struct churn_engine *eng,
             snprintf(sum, sum_len, "detractor feedback: NPS %d (at most %d)",
                      acc->nps, c->detractor_nps_max);
         } else {
-            snprintf(sum, sum_len, "negative ticket: sentiment %.2f (at most "
-                     "%.2f)", acc->sentiment_milli / 1000.0,
-                     c->detractor_sentiment_max);
+            snprintf(sum, sum_len,
+                     "negative ticket: sentiment %.2f (at most "
+                     "%.2f)",
+                     acc->sentiment_milli / 1000.0, c->detractor_sentiment_max);
         }
         break;
     case CHURN_RULE_CHARGEBACK:
@@ -379,8 +392,10 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "subscription", f->subscription, 1);
         churn__jw_num(w, "feedback", f->feedback, 1);
         churn__jw_cstr(w, "dominant", component_names[dominant(eng, f)]);
-        snprintf(sum, sum_len, "health %.1f is critical (below %.0f), "
-                 "mostly %s", f->health, c->score_band_at_risk,
+        snprintf(sum, sum_len,
+                 "health %.1f is critical (below %.0f), "
+                 "mostly %s",
+                 f->health, c->score_band_at_risk,
                  component_names[dominant(eng, f)]);
         break;
     case CHURN_RULE__COUNT:
@@ -391,8 +406,11 @@ static void write_evidence(struct churn_engine *eng,
 
 static void write_alert(struct churn_engine *eng,
                         const struct churn__account *acc,
-                        enum churn_rule rule, bool firing, int64_t since_ms,
-                        int64_t at_ms, const struct churn__figures *f,
+                        enum churn_rule rule,
+                        bool firing,
+                        int64_t since_ms,
+                        int64_t at_ms,
+                        const struct churn__figures *f,
                         const char *outcome)
 {
     struct churn__jw *w = &eng->jw;
@@ -438,8 +456,10 @@ static void write_alert(struct churn_engine *eng,
     churn__jw_close(w);
 }
 
-void churn__alert_fire(struct churn_engine *eng, struct churn__account *acc,
-                       enum churn_rule rule, int64_t at_ms,
+void churn__alert_fire(struct churn_engine *eng,
+                       struct churn__account *acc,
+                       enum churn_rule rule,
+                       int64_t at_ms,
                        const struct churn__figures *f)
 {
     acc->firing |= (uint16_t)(1u << rule);
@@ -451,15 +471,16 @@ void churn__alert_fire(struct churn_engine *eng, struct churn__account *acc,
 }
 
 void churn__alert_resolve(struct churn_engine *eng,
-                          struct churn__account *acc, enum churn_rule rule,
-                          int64_t at_ms, const char *outcome)
+                          struct churn__account *acc,
+                          enum churn_rule rule,
+                          int64_t at_ms,
+                          const char *outcome)
 {
     int64_t since = acc->rule_time[rule];
     struct churn__figures f;
     const struct churn__figures *fp = NULL;
 
-    if (rule == CHURN_RULE_ENGAGEMENT_DROP ||
-        rule == CHURN_RULE_INACTIVITY ||
+    if (rule == CHURN_RULE_ENGAGEMENT_DROP || rule == CHURN_RULE_INACTIVITY ||
         rule == CHURN_RULE_FEATURE_ABANDONMENT ||
         rule == CHURN_RULE_TRIAL_LOW_ACTIVATION ||
         rule == CHURN_RULE_HEALTH_CRITICAL) {
@@ -467,7 +488,7 @@ void churn__alert_resolve(struct churn_engine *eng,
         churn__figures_compute(eng, acc, churn__bucket_of(eng, at_ms), &f);
         fp = &f;
     }
-    acc->firing &= (uint16_t)~(1u << rule);
+    acc->firing &= (uint16_t) ~(1u << rule);
     acc->rule_time[rule] = at_ms + eng->cfg.rules[rule].cooldown_ms;
     write_alert(eng, acc, rule, false, since, at_ms, fp, outcome);
     emit(eng, acc, CHURN_TOPIC_ALERTS, at_ms);
@@ -475,10 +496,15 @@ void churn__alert_resolve(struct churn_engine *eng,
     eng->stats.alerts_resolved_by_rule[rule]++;
 }
 
-static void rule_step(struct churn_engine *eng, struct churn__account *acc,
-                      enum churn_rule rule, bool fire, bool clear,
-                      bool silent, int64_t at_ms,
-                      const struct churn__figures *f, const char *outcome)
+static void rule_step(struct churn_engine *eng,
+                      struct churn__account *acc,
+                      enum churn_rule rule,
+                      bool fire,
+                      bool clear,
+                      bool silent,
+                      int64_t at_ms,
+                      const struct churn__figures *f,
+                      const char *outcome)
 {
     if (is_firing(acc, rule)) {
         if (clear) {
@@ -491,7 +517,8 @@ static void rule_step(struct churn_engine *eng, struct churn__account *acc,
 
 void churn__detect_boundary(struct churn_engine *eng,
                             struct churn__account *acc,
-                            const struct churn__figures *f, int64_t at_ms)
+                            const struct churn__figures *f,
+                            int64_t at_ms)
 {
     const struct churn_config *c = &eng->cfg;
     int64_t bucket = c->window_bucket_ms;
@@ -499,8 +526,9 @@ void churn__detect_boundary(struct churn_engine *eng,
     bool canceling = acc->status == CHURN__ST_CANCEL_SCHEDULED ||
                      is_firing(acc, CHURN_RULE_CANCEL_SCHEDULED);
     /* until the recent window is clear of a pause, it is no evidence */
-    bool after_pause = acc->resumed_bucket != INT32_MIN &&
-                       f->boundary - acc->resumed_bucket <= (int32_t)f->recent_n;
+    bool after_pause =
+        acc->resumed_bucket != INT32_MIN &&
+        f->boundary - acc->resumed_bucket <= (int32_t)f->recent_n;
     bool usage_silent = paused || canceling;
     bool fire, clear;
 
@@ -517,8 +545,8 @@ void churn__detect_boundary(struct churn_engine *eng,
     clear = f->days_since_usage < c->inactivity_after_ms / bucket;
     fire = !clear && f->observed_days_before >= 7 &&
            inactivity_gap_p(f) <= c->inactivity_max_gap_p;
-    rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, clear, usage_silent,
-              at_ms, f, "cleared");
+    rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, clear, usage_silent, at_ms,
+              f, "cleared");
 
     /* payment_failure_streak, the time half: a failure left unrecovered */
     if (c->failure_unresolved_ms > 0 && acc->fail_streak > 0 &&
@@ -536,8 +564,7 @@ void churn__detect_boundary(struct churn_engine *eng,
               "card_updated");
 
     /* trial_low_activation */
-    fire = acc->status == CHURN__ST_TRIALING &&
-           acc->trial_end_ms > at_ms &&
+    fire = acc->status == CHURN__ST_TRIALING && acc->trial_end_ms > at_ms &&
            acc->trial_end_ms - at_ms <= c->trial_before_ms &&
            (f->engagement < c->trial_max_engagement ||
             (f->expected > 0 && f->ratio <= c->trial_max_activity));
@@ -575,8 +602,7 @@ void churn__detect_boundary(struct churn_engine *eng,
     }
     if (is_firing(acc, CHURN_RULE_CHARGEBACK) &&
         at_ms - acc->rule_time[CHURN_RULE_CHARGEBACK] >= FACT_WINDOW_MS) {
-        churn__alert_resolve(eng, acc, CHURN_RULE_CHARGEBACK, at_ms,
-                             "expired");
+        churn__alert_resolve(eng, acc, CHURN_RULE_CHARGEBACK, at_ms, "expired");
     }
 }
 
@@ -591,8 +617,10 @@ void churn__write_components(struct churn__jw *w,
     churn__jw_close(w);
 }
 
-void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
-                         const struct churn__figures *f, int64_t at_ms)
+void churn__signal_maybe(struct churn_engine *eng,
+                         struct churn__account *acc,
+                         const struct churn__figures *f,
+                         int64_t at_ms)
 {
     struct churn__jw *w = &eng->jw;
     bool first = acc->signaled_band == CHURN__BAND_NONE;
@@ -613,7 +641,8 @@ void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
     if (first) {
         churn__jw_null(w, "previous_band");
     } else {
-        churn__jw_cstr(w, "previous_band", churn__band_name(acc->signaled_band));
+        churn__jw_cstr(w, "previous_band",
+                       churn__band_name(acc->signaled_band));
     }
     churn__write_components(w, f);
     churn__jw_open(w, "engagement");
@@ -648,7 +677,8 @@ void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
 }
 
 uint64_t churn__alert_id(const struct churn__account *acc,
-                         enum churn_rule rule, int64_t since_ms)
+                         enum churn_rule rule,
+                         int64_t since_ms)
 {
     return alert_id(acc, rule, since_ms);
 }

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "emit.h"
 
-#include <math.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include "churnd/decode.h"
 #include "internal.h"
 
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define CHUNK_MIN 65536u
 
@@ -87,8 +86,10 @@ struct churn_output *churn__outq_push(struct churn__outq *q)
     return &q->v[q->cnt++];
 }
 
-void churn__outq_header(struct churn__outq *q, struct churn_output *o,
-                        const char *name, struct churn_str value)
+void churn__outq_header(struct churn__outq *q,
+                        struct churn_output *o,
+                        const char *name,
+                        struct churn_str value)
 {
     const char *p;
 
@@ -238,7 +239,8 @@ void churn__jw_cstr(struct churn__jw *w, const char *k, const char *s)
     churn__jw_str(w, k, v);
 }
 
-void churn__jw_str_or_null(struct churn__jw *w, const char *k,
+void churn__jw_str_or_null(struct churn__jw *w,
+                           const char *k,
                            struct churn_str s)
 {
     if (s.len == 0) {
@@ -272,8 +274,7 @@ void churn__jw_int(struct churn__jw *w, const char *k, int64_t v)
     put(w, p, (size_t)(end - p));
 }
 
-void churn__jw_num(struct churn__jw *w, const char *k, double v,
-                   int decimals)
+void churn__jw_num(struct churn__jw *w, const char *k, double v, int decimals)
 {
     char buf[48];
     int n;
@@ -283,8 +284,9 @@ void churn__jw_num(struct churn__jw *w, const char *k, double v,
         put(w, "null", 4);
         return;
     }
-    static const double pow10[9] = { 1, 1e1, 1e2, 1e3, 1e4,
-                                     1e5, 1e6, 1e7, 1e8 };
+    static const double pow10[9] = {
+        1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8
+    };
     double x = decimals >= 0 && decimals <= 8 ? fabs(v) * pow10[decimals] : 0;
     if (decimals >= 0 && decimals <= 8 && fabs(v) < 1e9 &&
         fabs(x - floor(x) - 0.5) > 1e-6) {

@@ -15,11 +15,11 @@
  * from the engine's own tables). Allocation failure is sticky in `oom`.
  */
 
+#include "churnd/engine.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "churnd/engine.h"
 
 struct churn__chunk;
 
@@ -38,8 +38,10 @@ const char *churn__outq_copy(struct churn__outq *q, const void *p, size_t n);
 /* A new zeroed output at the end; NULL (and q->oom) on failure. */
 struct churn_output *churn__outq_push(struct churn__outq *q);
 /* Adds a header whose name is static and whose value is copied. */
-void churn__outq_header(struct churn__outq *q, struct churn_output *o,
-                        const char *name, struct churn_str value);
+void churn__outq_header(struct churn__outq *q,
+                        struct churn_output *o,
+                        const char *name,
+                        struct churn_str value);
 
 struct churn__jw {
     char *p;
@@ -59,13 +61,16 @@ void churn__jw_str(struct churn__jw *w, const char *key, struct churn_str s);
 void churn__jw_cstr(struct churn__jw *w, const char *key, const char *s);
 void churn__jw_int(struct churn__jw *w, const char *key, int64_t v);
 /* A number rounded to `decimals` places, trailing zeros dropped. */
-void churn__jw_num(struct churn__jw *w, const char *key, double v,
+void churn__jw_num(struct churn__jw *w,
+                   const char *key,
+                   double v,
                    int decimals);
 void churn__jw_bool(struct churn__jw *w, const char *key, bool v);
 void churn__jw_null(struct churn__jw *w, const char *key);
 void churn__jw_time(struct churn__jw *w, const char *key, int64_t ms);
 /* A string or null when s is empty. */
-void churn__jw_str_or_null(struct churn__jw *w, const char *key,
+void churn__jw_str_or_null(struct churn__jw *w,
+                           const char *key,
                            struct churn_str s);
 /* Appends raw bytes (no escaping). */
 void churn__jw_raw(struct churn__jw *w, const char *p, size_t n);

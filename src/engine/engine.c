@@ -4,12 +4,12 @@
  * reorder heap for order-sensitive events, and the watermark that drives
  * boundary evaluation (see internal.h for the invariants).
  */
+#include "engine_int.h"
+#include "metrics.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine_int.h"
-#include "metrics.h"
 
 /* ---- time ---- */
 
@@ -64,8 +64,8 @@ static void dd_set_remove(struct churn__dedupe *d, uint64_t h)
     for (size_t j = (i + 1) & d->set_mask; d->set[j] != 0;
          j = (j + 1) & d->set_mask) {
         size_t home = (size_t)d->set[j] & d->set_mask;
-        bool in_range = (i <= j) ? (home > i && home <= j)
-                                 : (home > i || home <= j);
+        bool in_range =
+            (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
             d->set[i] = d->set[j];
             d->set[j] = 0;
@@ -109,8 +109,8 @@ static void dd_pop(struct churn__dedupe *d)
 }
 
 /* Returns false on allocation failure. */
-static bool dd_insert(struct churn__dedupe *d, uint64_t h, int64_t ts_ms,
-                      uint64_t *dropped)
+static bool
+dd_insert(struct churn__dedupe *d, uint64_t h, int64_t ts_ms, uint64_t *dropped)
 {
     if (d->capacity == 0) {
         return true;
@@ -251,13 +251,13 @@ static struct churn__pending heap_pop(struct churn__heap *h)
 
 /* Deep-copies ev's strings into one allocation owned by p. */
 static bool pending_make(struct churn__pending *p,
-                         const struct churn_event *ev, uint64_t seq)
+                         const struct churn_event *ev,
+                         uint64_t seq)
 {
     struct churn_str *strs[] = {
-        &p->ev.event_id, &p->ev.account_id, &p->ev.user_id,
-        &p->ev.ip,       &p->ev.plan,       &p->ev.currency,
-        &p->ev.reason,   &p->ev.feature,    &p->ev.decline_code,
-        &p->ev.priority,
+        &p->ev.event_id,     &p->ev.account_id, &p->ev.user_id, &p->ev.ip,
+        &p->ev.plan,         &p->ev.currency,   &p->ev.reason,  &p->ev.feature,
+        &p->ev.decline_code, &p->ev.priority,
     };
     size_t total = 0;
     char *w;
@@ -325,8 +325,7 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     eng->cohort_next = calloc(CHURN__INTERN_MAX, sizeof(*eng->cohort_next));
     eng->metrics = churn__metrics_new(eng);
     if (eng->dec == NULL || eng->accounts == NULL || eng->cohort == NULL ||
-        eng->cohort_next == NULL ||
-        eng->metrics == NULL) {
+        eng->cohort_next == NULL || eng->metrics == NULL) {
         churn_engine_free(eng);
         churn_error_set(err, CHURN_ENOMEM, "cannot allocate the engine");
         return NULL;
@@ -405,10 +404,14 @@ void churn_engine_get_stats(const struct churn_engine *eng,
 
 /* ---- dead letters ---- */
 
-static void dead_letter(struct churn_engine *eng, const char *buf, size_t len,
+static void dead_letter(struct churn_engine *eng,
+                        const char *buf,
+                        size_t len,
                         const struct churn_source *src,
-                        enum churn_reason reason, const char *detail,
-                        struct churn_str key, int64_t event_ms,
+                        enum churn_reason reason,
+                        const char *detail,
+                        struct churn_str key,
+                        int64_t event_ms,
                         int64_t late_by_ms)
 {
     struct churn__outq *q = &eng->out;
@@ -498,8 +501,10 @@ static uint16_t feature_bit(const struct churn_engine *eng,
     return (uint16_t)(1u << (k + h % (CHURN__FEATURE_BITS - k)));
 }
 
-static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
-                        const struct churn_event *ev, int32_t b)
+static void apply_usage(struct churn_engine *eng,
+                        struct churn__account *acc,
+                        const struct churn_event *ev,
+                        int32_t b)
 {
     struct churn__ring_view v = churn__ring(acc, eng->ring_len);
     uint32_t s;
@@ -514,8 +519,8 @@ static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
 
     v.events[s] = sat_add32(v.events[s], 1);
     if (ev->has & CHURN_F_USER_ID) {
-        v.users[s] |= 1u << (churn__hash(ev->user_id.ptr, ev->user_id.len) %
-                             32u);
+        v.users[s] |=
+            1u << (churn__hash(ev->user_id.ptr, ev->user_id.len) % 32u);
     }
     switch (ev->type) {
     case CHURN_EV_USAGE_LOGIN:
@@ -536,7 +541,8 @@ static void apply_usage(struct churn_engine *eng, struct churn__account *acc,
     }
 }
 
-static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
+static void apply_geo(struct churn_engine *eng,
+                      struct churn__account *acc,
                       const struct churn_event *ev)
 {
     struct churn_geo g;
@@ -552,8 +558,7 @@ static void apply_geo(struct churn_engine *eng, struct churn__account *acc,
     /* Keep the country of the newest event; on a tie the larger code, so
      * the result does not depend on arrival order. */
     if (ev->ts_ms > acc->geo_ms ||
-        (ev->ts_ms == acc->geo_ms &&
-         memcmp(g.country, acc->country, 2) > 0)) {
+        (ev->ts_ms == acc->geo_ms && memcmp(g.country, acc->country, 2) > 0)) {
         acc->geo_ms = ev->ts_ms;
         memcpy(acc->country, g.country, 2);
         memcpy(acc->region, g.region, 3);
@@ -570,8 +575,8 @@ static int order_cmp(const void *a, const void *b)
     if (x->hash != y->hash) {
         return x->hash < y->hash ? -1 : 1;
     }
-    size_t n = x->acc->id_len < y->acc->id_len ? x->acc->id_len
-                                               : y->acc->id_len;
+    size_t n =
+        x->acc->id_len < y->acc->id_len ? x->acc->id_len : y->acc->id_len;
     int c = memcmp(x->acc->id, y->acc->id, n);
     return c != 0 ? c : (int)x->acc->id_len - (int)y->acc->id_len;
 }
@@ -609,8 +614,7 @@ static bool order_refresh(struct churn_engine *eng)
     }
     if (n > eng->order_cap) {
         size_t ncap = n + n / 2 + 16;
-        struct churn__order_entry *no =
-            realloc(eng->order, ncap * sizeof(*no));
+        struct churn__order_entry *no = realloc(eng->order, ncap * sizeof(*no));
         if (no == NULL) {
             eng->out.oom = true;
             return false;
@@ -662,8 +666,8 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
     }
 }
 
-static void release_until(struct churn_engine *eng, int64_t limit_ms,
-                          bool inclusive)
+static void
+release_until(struct churn_engine *eng, int64_t limit_ms, bool inclusive)
 {
     while (eng->pending.cnt > 0) {
         const struct churn__pending *top = &eng->pending.v[0];
@@ -675,11 +679,10 @@ static void release_until(struct churn_engine *eng, int64_t limit_ms,
         struct churn__account *acc;
         bool created;
 
-        acc = churn__table_upsert(eng->accounts, p.ev.account_id,
-                                  churn__hash(p.ev.account_id.ptr,
-                                              p.ev.account_id.len),
-                                  p.ev.ts_ms, &created,
-                                  &eng->stats.evicted_full);
+        acc = churn__table_upsert(
+            eng->accounts, p.ev.account_id,
+            churn__hash(p.ev.account_id.ptr, p.ev.account_id.len), p.ev.ts_ms,
+            &created, &eng->stats.evicted_full);
         if (acc != NULL) {
             struct churn__mview mv;
             if (created && p.ev.ts_ms < acc->first_ms) {
@@ -767,7 +770,8 @@ enum churn_err churn_engine_advance(struct churn_engine *eng,
 
 static enum churn_err accept_event(struct churn_engine *eng,
                                    const struct churn_event *ev,
-                                   const char *raw, size_t raw_len,
+                                   const char *raw,
+                                   size_t raw_len,
                                    const struct churn_source *src,
                                    struct churn_error *err)
 {
@@ -813,8 +817,7 @@ static enum churn_err accept_event(struct churn_engine *eng,
                     ev->account_id, ev->ts_ms, late_by);
         return CHURN_OK;
     }
-    if (!dd_insert(&eng->dedupe, idh, ev->ts_ms,
-                   &eng->stats.dedupe_dropped)) {
+    if (!dd_insert(&eng->dedupe, idh, ev->ts_ms, &eng->stats.dedupe_dropped)) {
         return churn_error_set(err, CHURN_ENOMEM, "dedupe: out of memory");
     }
     eng->stats.accepted++;
@@ -824,10 +827,10 @@ static enum churn_err accept_event(struct churn_engine *eng,
         eng->max_ts = ev->ts_ms;
         advance_to(eng, ev->ts_ms - eng->cfg.input_allowed_lateness_ms);
     }
-    acc = churn__table_upsert(eng->accounts, ev->account_id,
-                              churn__hash(ev->account_id.ptr,
-                                          ev->account_id.len),
-                              ev->ts_ms, &created, &eng->stats.evicted_full);
+    acc =
+        churn__table_upsert(eng->accounts, ev->account_id,
+                            churn__hash(ev->account_id.ptr, ev->account_id.len),
+                            ev->ts_ms, &created, &eng->stats.evicted_full);
     if (acc == NULL) {
         return churn_error_set(err, CHURN_ENOMEM, "accounts: out of memory");
     }
@@ -846,7 +849,8 @@ static enum churn_err accept_event(struct churn_engine *eng,
         apply_usage(eng, acc, ev, b);
     } else {
         struct churn__pending p;
-        if (!pending_make(&p, ev, eng->seq++) || !heap_push(&eng->pending, &p)) {
+        if (!pending_make(&p, ev, eng->seq++) ||
+            !heap_push(&eng->pending, &p)) {
             free(p.buf);
             return churn_error_set(err, CHURN_ENOMEM, "reorder: out of memory");
         }

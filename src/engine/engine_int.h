@@ -21,7 +21,7 @@ struct churn__dedupe {
     struct dd_entry {
         uint64_t hash;
         int64_t ts_ms;
-    } *fifo; /* arrival order */
+    } * fifo; /* arrival order */
     size_t fifo_cap, fifo_head, fifo_cnt;
     size_t capacity; /* input.dedupe_capacity */
 };
@@ -40,8 +40,8 @@ struct churn__heap {
 
 /* The figures behind an account's scores at one boundary. */
 struct churn__figures {
-    int32_t boundary;       /* first incomplete bucket */
-    bool insufficient;      /* no usable baseline */
+    int32_t boundary;  /* first incomplete bucket */
+    bool insufficient; /* no usable baseline */
     uint32_t recent_n, base_n, base_avail;
     double recent_events;   /* R */
     double base_events;     /* S */
@@ -53,11 +53,12 @@ struct churn__figures {
     double users_recent, users_base_weekly;
     double features_recent, features_base_weekly;
     int32_t days_since_usage;
-    uint32_t active_days_before; /* active buckets in the ring before the */
+    uint32_t active_days_before;   /* active buckets in the ring before the */
     uint32_t observed_days_before; /* ... current idle run, since the first */
     uint64_t logins_recent, session_min_recent, api_calls_recent;
-    uint16_t key_used_base;   /* feature bits seen in the baseline */
-    uint16_t key_used_lately; /* ... in the last rule.feature_abandonment.unused */
+    uint16_t key_used_base; /* feature bits seen in the baseline */
+    uint16_t
+        key_used_lately; /* ... in the last rule.feature_abandonment.unused */
     /* components, 0..100 */
     double activity, breadth, users, recency;
     double engagement, payment, subscription, feedback, health;
@@ -98,9 +99,9 @@ struct churn_engine {
     struct churn__order_entry {
         uint64_t hash; /* the sort key, kept beside the pointer */
         struct churn__account *acc;
-    } *order; /* accounts in evaluation order */
+    } * order; /* accounts in evaluation order */
     size_t order_cnt, order_cap;
-    uint64_t order_generation; /* table generation the order reflects */
+    uint64_t order_generation;      /* table generation the order reflects */
     struct churn__metrics *metrics; /* metrics.c */
 };
 
@@ -108,38 +109,49 @@ int32_t churn__bucket_of(const struct churn_engine *eng, int64_t ts_ms);
 int64_t churn__bucket_start(const struct churn_engine *eng, int32_t b);
 
 /* facts.c: applies a released order-sensitive event. */
-void churn__facts_apply(struct churn_engine *eng, struct churn__account *acc,
+void churn__facts_apply(struct churn_engine *eng,
+                        struct churn__account *acc,
                         const struct churn_event *ev);
 
 /* score.c */
 void churn__figures_compute(struct churn_engine *eng,
-                            struct churn__account *acc, int32_t boundary,
+                            struct churn__account *acc,
+                            int32_t boundary,
                             struct churn__figures *f);
 const char *churn__band_name(uint8_t band);
 
 /* detect.c */
 void churn__detect_boundary(struct churn_engine *eng,
                             struct churn__account *acc,
-                            const struct churn__figures *f, int64_t at_ms);
-void churn__alert_fire(struct churn_engine *eng, struct churn__account *acc,
-                       enum churn_rule rule, int64_t at_ms,
+                            const struct churn__figures *f,
+                            int64_t at_ms);
+void churn__alert_fire(struct churn_engine *eng,
+                       struct churn__account *acc,
+                       enum churn_rule rule,
+                       int64_t at_ms,
                        const struct churn__figures *f);
 void churn__alert_resolve(struct churn_engine *eng,
-                          struct churn__account *acc, enum churn_rule rule,
-                          int64_t at_ms, const char *outcome);
+                          struct churn__account *acc,
+                          enum churn_rule rule,
+                          int64_t at_ms,
+                          const char *outcome);
 bool churn__rule_can_fire(const struct churn_engine *eng,
                           const struct churn__account *acc,
-                          enum churn_rule rule, int64_t at_ms);
+                          enum churn_rule rule,
+                          int64_t at_ms);
 /* Writes "components":{engagement,payment,subscription,feedback}, as
  * signals and /accounts/{id} show them. */
 void churn__write_components(struct churn__jw *w,
                              const struct churn__figures *f);
-void churn__signal_maybe(struct churn_engine *eng, struct churn__account *acc,
-                         const struct churn__figures *f, int64_t at_ms);
+void churn__signal_maybe(struct churn_engine *eng,
+                         struct churn__account *acc,
+                         const struct churn__figures *f,
+                         int64_t at_ms);
 
 /* detect.c: the deterministic id of the alert on acc's rule since since_ms */
 uint64_t churn__alert_id(const struct churn__account *acc,
-                         enum churn_rule rule, int64_t since_ms);
+                         enum churn_rule rule,
+                         int64_t since_ms);
 
 /* Calendar helpers: the year*12+month-1 of ms (UTC), and the first instant
  * after card month ym (a card is valid through the end of its month). */

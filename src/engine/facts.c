@@ -5,10 +5,10 @@
  * (payment_failure_streak, downgrade, cancel_scheduled, chargeback,
  * detractor_feedback, card_expiring on its notice).
  */
-#include <string.h>
-
 #include "engine_int.h"
 #include "metrics.h"
+
+#include <string.h>
 
 /* The decline-code table (DESIGN §7), kept in this one place. Codes not
  * listed are soft: the issuer may accept a retry. */
@@ -55,7 +55,8 @@ const char *churn__decline_class_name(enum churn__decline_class c)
 
 static void resolve_if_firing(struct churn_engine *eng,
                               struct churn__account *acc,
-                              enum churn_rule rule, int64_t at_ms,
+                              enum churn_rule rule,
+                              int64_t at_ms,
                               const char *outcome)
 {
     if (acc->firing & (1u << rule)) {
@@ -64,7 +65,8 @@ static void resolve_if_firing(struct churn_engine *eng,
 }
 
 static void fire_if_allowed(struct churn_engine *eng,
-                            struct churn__account *acc, enum churn_rule rule,
+                            struct churn__account *acc,
+                            enum churn_rule rule,
                             int64_t at_ms)
 {
     if (churn__rule_can_fire(eng, acc, rule, at_ms)) {
@@ -90,8 +92,10 @@ static void set_plan_money(struct churn_engine *eng,
     }
 }
 
-static void close_account(struct churn_engine *eng, struct churn__account *acc,
-                          const struct churn_event *ev, uint8_t status)
+static void close_account(struct churn_engine *eng,
+                          struct churn__account *acc,
+                          const struct churn_event *ev,
+                          uint8_t status)
 {
     bool voluntary = (ev->has & CHURN_F_VOLUNTARY)
                          ? ev->voluntary
@@ -141,8 +145,7 @@ static void on_subscription(struct churn_engine *eng,
     case CHURN_EV_SUB_REACTIVATED:
     case CHURN_EV_SUB_RESUMED:
         set_plan_money(eng, acc, ev);
-        if (ev->type != CHURN_EV_SUB_RENEWED ||
-            acc->status == CHURN__ST_NONE) {
+        if (ev->type != CHURN_EV_SUB_RENEWED || acc->status == CHURN__ST_NONE) {
             acc->status = CHURN__ST_ACTIVE;
         }
         if (ev->type == CHURN_EV_SUB_RESUMED) {
@@ -202,7 +205,8 @@ static void on_subscription(struct churn_engine *eng,
     }
 }
 
-static void on_payment(struct churn_engine *eng, struct churn__account *acc,
+static void on_payment(struct churn_engine *eng,
+                       struct churn__account *acc,
                        const struct churn_event *ev)
 {
     int64_t t = ev->ts_ms;
@@ -218,13 +222,14 @@ static void on_payment(struct churn_engine *eng, struct churn__account *acc,
     case CHURN_EV_PAY_RECOVERED:
         acc->fail_streak = 0;
         acc->fail_ms = INT64_MIN;
-        acc->flags &= (uint8_t)~(CHURN__AF_HARD_DECLINE |
-                                 CHURN__AF_NEEDS_NEW_CARD);
+        acc->flags &=
+            (uint8_t) ~(CHURN__AF_HARD_DECLINE | CHURN__AF_NEEDS_NEW_CARD);
         resolve_if_firing(eng, acc, CHURN_RULE_PAYMENT_FAILURE_STREAK, t,
                           "recovered");
         break;
     case CHURN_EV_PAY_FAILED: {
-        enum churn__decline_class cls = churn__decline_classify(ev->decline_code);
+        enum churn__decline_class cls =
+            churn__decline_classify(ev->decline_code);
         if (acc->fail_streak < UINT8_MAX) {
             acc->fail_streak++;
         }
@@ -260,7 +265,8 @@ static void on_payment(struct churn_engine *eng, struct churn__account *acc,
     }
 }
 
-static void on_feedback(struct churn_engine *eng, struct churn__account *acc,
+static void on_feedback(struct churn_engine *eng,
+                        struct churn__account *acc,
                         const struct churn_event *ev)
 {
     int64_t t = ev->ts_ms;
@@ -282,7 +288,8 @@ static void on_feedback(struct churn_engine *eng, struct churn__account *acc,
     }
 }
 
-void churn__facts_apply(struct churn_engine *eng, struct churn__account *acc,
+void churn__facts_apply(struct churn_engine *eng,
+                        struct churn__account *acc,
                         const struct churn_event *ev)
 {
     /* every event naming a plan the catalog does not list, whatever it

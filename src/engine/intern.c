@@ -4,10 +4,10 @@
  * currencies, decline codes and cancel reasons, so an account stores a
  * 16-bit id instead of a string. When full, new strings map to "other".
  */
+#include "internal.h"
+
 #include <stdlib.h>
 #include <string.h>
-
-#include "internal.h"
 
 #define SLOT_MASK 2047u
 
@@ -50,8 +50,7 @@ uint16_t churn__intern(struct churn__intern *in, struct churn_str s)
     return id;
 }
 
-struct churn_str churn__intern_get(const struct churn__intern *in,
-                                   uint16_t id)
+struct churn_str churn__intern_get(const struct churn__intern *in, uint16_t id)
 {
     struct churn_str s = { NULL, 0 };
 

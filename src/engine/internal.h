@@ -21,11 +21,11 @@
  *   function of the input set, not of the arrival order.
  */
 
+#include "churnd/engine.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "churnd/engine.h"
 
 #define CHURN__DAY_MS 86400000LL
 
@@ -52,9 +52,9 @@ enum churn__band {
 };
 
 enum churn__acct_flag {
-    CHURN__AF_HARD_DECLINE = 1u << 0,  /* last failure was a hard decline */
-    CHURN__AF_INVOLUNTARY = 1u << 1,   /* cancellation not voluntary */
-    CHURN__AF_SCORED = 1u << 2,        /* a signal was emitted */
+    CHURN__AF_HARD_DECLINE = 1u << 0,   /* last failure was a hard decline */
+    CHURN__AF_INVOLUNTARY = 1u << 1,    /* cancellation not voluntary */
+    CHURN__AF_SCORED = 1u << 2,         /* a signal was emitted */
     CHURN__AF_NEEDS_NEW_CARD = 1u << 3, /* last decline asks for a new card */
     /* metrics.c's ledger state (see metrics.h) */
     CHURN__AF_M_COUNTED = 1u << 4,    /* counted as an active account */
@@ -89,43 +89,43 @@ struct churn__account {
     uint8_t flags;       /* enum churn__acct_flag */
     uint8_t band;        /* band at the last boundary */
     uint8_t signaled_band;
-    int8_t nps;          /* last NPS, -1 none */
-    uint8_t head_slot;   /* ring slot of head_bucket */
+    int8_t nps;        /* last NPS, -1 none */
+    uint8_t head_slot; /* ring slot of head_bucket */
     char country[2];
     char region[3];
-    char m_country[2];  /* metrics: the country the ledger counts it in */
-    char geo_cur[2];    /* metrics: newest country before the period end */
-    char geo_next[2];   /* metrics: newest country at or after it */
-    uint16_t plan;       /* interned */
-    uint16_t currency;   /* interned */
-    uint16_t decline;    /* interned, last decline code */
+    char m_country[2]; /* metrics: the country the ledger counts it in */
+    char geo_cur[2];   /* metrics: newest country before the period end */
+    char geo_next[2];  /* metrics: newest country at or after it */
+    uint16_t plan;     /* interned */
+    uint16_t currency; /* interned */
+    uint16_t decline;  /* interned, last decline code */
     uint16_t cancel_reason;
-    uint16_t firing;     /* bit per enum churn_rule */
+    uint16_t firing;         /* bit per enum churn_rule */
     int16_t sentiment_milli; /* last ticket sentiment x 1000 */
     float health;            /* at the last boundary */
     float signaled_health;   /* in the last signal */
     float engagement;        /* at the last boundary */
     int32_t head_bucket;     /* newest bucket index in the ring */
     int32_t first_bucket;    /* bucket of the first event */
-    int32_t card_exp_ym;       /* -1 unknown */
-    int32_t resumed_bucket;    /* bucket of the last resume; INT32_MIN */
+    int32_t card_exp_ym;     /* -1 unknown */
+    int32_t resumed_bucket;  /* bucket of the last resume; INT32_MIN */
     int32_t seats;
-    int32_t prev_seats;        /* before the last downgrade */
-    uint32_t geo_cur_rel;      /* geo_cur's time - period start + 1; 0 older */
-    uint32_t geo_next_rel;     /* geo_next's time - period end + 1; 0 none */
+    int32_t prev_seats;    /* before the last downgrade */
+    uint32_t geo_cur_rel;  /* geo_cur's time - period start + 1; 0 older */
+    uint32_t geo_next_rel; /* geo_next's time - period end + 1; 0 none */
     int64_t first_ms;
-    int64_t last_ms;           /* newest event time (idle eviction) */
-    int64_t geo_ms;            /* event time of the country we keep */
+    int64_t last_ms; /* newest event time (idle eviction) */
+    int64_t geo_ms;  /* event time of the country we keep */
     int64_t mrr;
-    int64_t prev_mrr;          /* before the last downgrade */
+    int64_t prev_mrr; /* before the last downgrade */
     int64_t trial_end_ms;
-    int64_t cancel_at_ms;      /* scheduled cancellation, effective time */
+    int64_t cancel_at_ms; /* scheduled cancellation, effective time */
     int64_t downgrade_ms;
-    int64_t feedback_ms;       /* last detractor feedback */
+    int64_t feedback_ms; /* last detractor feedback */
     int64_t chargeback_ms;
-    int64_t fail_ms;           /* first failure of the current streak */
+    int64_t fail_ms; /* first failure of the current streak */
     int64_t rule_time[CHURN_RULE__COUNT];
-    unsigned char ring[];      /* see churn__ring_* */
+    unsigned char ring[]; /* see churn__ring_* */
 };
 
 /* Column layout of the ring, per bucket: events u32, api_calls u32,
@@ -152,14 +152,16 @@ struct churn__table;
 struct churn__table *churn__table_new(uint32_t ring_len, size_t max_accounts);
 void churn__table_free(struct churn__table *t);
 /* Finds the account for id, or NULL. */
-struct churn__account *churn__table_find(struct churn__table *t,
-                                         struct churn_str id, uint64_t hash);
+struct churn__account *
+churn__table_find(struct churn__table *t, struct churn_str id, uint64_t hash);
 /* Finds or inserts (zeroed ring, fields initialised); *created tells which.
  * At max_accounts evicts the account with the oldest last_ms first (counted
  * in *evicted). NULL on allocation failure. */
 struct churn__account *churn__table_upsert(struct churn__table *t,
-                                           struct churn_str id, uint64_t hash,
-                                           int64_t now_ms, bool *created,
+                                           struct churn_str id,
+                                           uint64_t hash,
+                                           int64_t now_ms,
+                                           bool *created,
                                            uint64_t *evicted);
 /* Removes acc (pointer invalid afterwards). */
 void churn__table_remove(struct churn__table *t, struct churn__account *acc);
@@ -169,7 +171,8 @@ typedef void (*churn__table_fn)(void *ctx, struct churn__account *acc);
 void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx);
 /* Sets a function called with each account the table is about to evict
  * (at max_accounts or idle), before it is freed. */
-void churn__table_on_evict(struct churn__table *t, churn__table_fn fn,
+void churn__table_on_evict(struct churn__table *t,
+                           churn__table_fn fn,
                            void *ctx);
 /* Removes every account with last_ms < cutoff_ms; returns how many. */
 size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms);
@@ -186,12 +189,12 @@ struct churn__ring_view churn__ring(struct churn__account *acc,
                                     uint32_t ring_len);
 /* Makes bucket b current (clearing slots that roll over); b must be
  * > head - ring_len. Returns the slot of b. */
-uint32_t churn__ring_touch(struct churn__account *acc, uint32_t ring_len,
-                           int32_t b);
+uint32_t
+churn__ring_touch(struct churn__account *acc, uint32_t ring_len, int32_t b);
 /* Slot of bucket b, or -1 when b is not in the ring (future or rolled
  * off). Inline and division-free: scoring calls it for every bucket. */
-static inline int32_t churn__ring_slot(const struct churn__account *acc,
-                                       uint32_t ring_len, int32_t b)
+static inline int32_t
+churn__ring_slot(const struct churn__account *acc, uint32_t ring_len, int32_t b)
 {
     int64_t d;
 
@@ -210,8 +213,7 @@ double churn__bitmap_estimate(uint32_t bits, unsigned m);
 
 /* ---- intern ---- */
 uint16_t churn__intern(struct churn__intern *in, struct churn_str s);
-struct churn_str churn__intern_get(const struct churn__intern *in,
-                                   uint16_t id);
+struct churn_str churn__intern_get(const struct churn__intern *in, uint16_t id);
 void churn__intern_release(struct churn__intern *in);
 
 #endif

@@ -7,10 +7,10 @@
  *   recent   = the score.recent buckets before B          (default 7)
  *   baseline = the score.baseline buckets before recent   (default 28)
  */
+#include "engine_int.h"
+
 #include <math.h>
 #include <string.h>
-
-#include "engine_int.h"
 
 static double clamp01(double x)
 {
@@ -35,8 +35,8 @@ const char *churn__band_name(uint8_t band)
 
 /* Dispersion of the baseline's daily counts around their weekday means
  * (quasi-Poisson phi >= 1): bursty accounts need stronger evidence. */
-static double dispersion(const double *x, uint32_t n, uint32_t period,
-                         double mean)
+static double
+dispersion(const double *x, uint32_t n, uint32_t period, double mean)
 {
     double gsum[32] = { 0 }, gcnt[32] = { 0 }, ss = 0;
     uint32_t groups = 0;
@@ -114,8 +114,8 @@ static double subscription_component(const struct churn_engine *eng,
         s = 100;
     }
     if (s > 0 && acc->downgrade_ms != INT64_MIN &&
-        at_ms - acc->downgrade_ms < 30 * CHURN__DAY_MS &&
-        acc->prev_mrr > 0 && acc->mrr < acc->prev_mrr) {
+        at_ms - acc->downgrade_ms < 30 * CHURN__DAY_MS && acc->prev_mrr > 0 &&
+        acc->mrr < acc->prev_mrr) {
         double cut = (double)(acc->prev_mrr - acc->mrr) / (double)acc->prev_mrr;
         double d = 100 * (1 - cut);
         s = s < d ? s : d;
@@ -147,7 +147,8 @@ static bool has_baseline(uint32_t avail, uint32_t base_n, double events)
     return avail >= base_n / 2 && events > 0;
 }
 
-static void window_lengths(const struct churn_config *cfg, uint32_t *recent_n,
+static void window_lengths(const struct churn_config *cfg,
+                           uint32_t *recent_n,
                            uint32_t *base_n)
 {
     *recent_n = (uint32_t)(cfg->score_recent_ms / cfg->window_bucket_ms);
@@ -155,7 +156,8 @@ static void window_lengths(const struct churn_config *cfg, uint32_t *recent_n,
 }
 
 void churn__figures_compute(struct churn_engine *eng,
-                            struct churn__account *acc, int32_t boundary,
+                            struct churn__account *acc,
+                            int32_t boundary,
                             struct churn__figures *f)
 {
     const struct churn_config *cfg = &eng->cfg;
@@ -222,8 +224,7 @@ void churn__figures_compute(struct churn_engine *eng,
     f->key_used_base = key_base;
     for (int64_t k = 1; k <= cfg->abandon_after_ms / cfg->window_bucket_ms;
          k++) {
-        int32_t s = churn__ring_slot(acc, eng->ring_len,
-                                     boundary - (int32_t)k);
+        int32_t s = churn__ring_slot(acc, eng->ring_len, boundary - (int32_t)k);
         if (s >= 0) {
             f->key_used_lately |= v.features[s];
         }

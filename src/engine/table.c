@@ -13,9 +13,9 @@
 #include <string.h>
 
 #define XXH_INLINE_ALL
-#include <xxhash.h>
-
 #include "internal.h"
+
+#include <xxhash.h>
 
 struct slot {
     uint64_t hash;
@@ -81,8 +81,8 @@ void churn__table_free(struct churn__table *t)
     free(t);
 }
 
-static size_t find_slot(const struct churn__table *t, struct churn_str id,
-                        uint64_t hash)
+static size_t
+find_slot(const struct churn__table *t, struct churn_str id, uint64_t hash)
 {
     size_t i = (size_t)hash & t->mask;
 
@@ -99,8 +99,8 @@ static size_t find_slot(const struct churn__table *t, struct churn_str id,
     }
 }
 
-struct churn__account *churn__table_find(struct churn__table *t,
-                                         struct churn_str id, uint64_t hash)
+struct churn__account *
+churn__table_find(struct churn__table *t, struct churn_str id, uint64_t hash)
 {
     return t->slots[find_slot(t, id, hash)].acc;
 }
@@ -146,8 +146,8 @@ static void remove_at(struct churn__table *t, size_t i)
         }
         size_t home = (size_t)t->slots[j].hash & t->mask;
         /* Move j into i when home is not cyclically in (i, j]. */
-        bool in_range = (i <= j) ? (home > i && home <= j)
-                                 : (home > i || home <= j);
+        bool in_range =
+            (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_range) {
             t->slots[i] = t->slots[j];
             t->slots[j].acc = NULL;
@@ -156,7 +156,8 @@ static void remove_at(struct churn__table *t, size_t i)
     }
 }
 
-void churn__table_on_evict(struct churn__table *t, churn__table_fn fn,
+void churn__table_on_evict(struct churn__table *t,
+                           churn__table_fn fn,
                            void *ctx)
 {
     t->on_evict = fn;
@@ -193,7 +194,8 @@ static void evict_one(struct churn__table *t, uint64_t hash)
 }
 
 static struct churn__account *account_new(const struct churn__table *t,
-                                          struct churn_str id, uint64_t hash,
+                                          struct churn_str id,
+                                          uint64_t hash,
                                           int64_t now_ms)
 {
     struct churn__account *acc = calloc(1, t->acc_bytes);
@@ -232,8 +234,10 @@ static struct churn__account *account_new(const struct churn__table *t,
 }
 
 struct churn__account *churn__table_upsert(struct churn__table *t,
-                                           struct churn_str id, uint64_t hash,
-                                           int64_t now_ms, bool *created,
+                                           struct churn_str id,
+                                           uint64_t hash,
+                                           int64_t now_ms,
+                                           bool *created,
                                            uint64_t *evicted)
 {
     size_t i = find_slot(t, id, hash);

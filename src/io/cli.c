@@ -3,7 +3,8 @@
 
 #include <stdio.h>
 
-bool churnd_cli_common_opt(struct churnd_cli_common *c, int opt,
+bool churnd_cli_common_opt(struct churnd_cli_common *c,
+                           int opt,
                            const char *optarg_)
 {
     switch (opt) {

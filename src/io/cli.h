@@ -2,10 +2,10 @@
 #ifndef CHURND_CLI_H
 #define CHURND_CLI_H
 
+#include "churnd/config.h"
+
 #include <stdbool.h>
 #include <stdio.h>
-
-#include "churnd/config.h"
 
 /*
  * The churnd subcommands. Each takes the arguments after the subcommand
@@ -32,7 +32,8 @@ struct churnd_cli_common {
     int verbose;
 };
 
-bool churnd_cli_common_opt(struct churnd_cli_common *c, int opt,
+bool churnd_cli_common_opt(struct churnd_cli_common *c,
+                           int opt,
                            const char *optarg_);
 
 /*

@@ -12,8 +12,7 @@ struct churn_geoip {
     MMDB_s db;
 };
 
-struct churn_geoip *churn_geoip_open(const char *path,
-                                     struct churn_error *err)
+struct churn_geoip *churn_geoip_open(const char *path, struct churn_error *err)
 {
     struct churn_geoip *g = calloc(1, sizeof(*g));
     int rc;
@@ -40,8 +39,8 @@ void churn_geoip_close(struct churn_geoip *g)
     }
 }
 
-static void copy_code(MMDB_entry_s *entry, char *dst, size_t cap,
-                      const char *const *path)
+static void
+copy_code(MMDB_entry_s *entry, char *dst, size_t cap, const char *const *path)
 {
     MMDB_entry_data_s d;
 

@@ -8,15 +8,14 @@
  * memory-mapped (MMDB_MODE_MMAP).
  */
 
-#include <stdbool.h>
-
 #include "churnd/engine.h"
+
+#include <stdbool.h>
 
 struct churn_geoip;
 
 /* Opens path; NULL with err "PATH: reason" (libmaxminddb's text). */
-struct churn_geoip *churn_geoip_open(const char *path,
-                                     struct churn_error *err);
+struct churn_geoip *churn_geoip_open(const char *path, struct churn_error *err);
 void churn_geoip_close(struct churn_geoip *g);
 
 /* churn_geo_fn: ctx is a struct churn_geoip. False for a malformed,

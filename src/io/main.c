@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "io/cli.h"
+
 #include <stdio.h>
 #include <string.h>
-
-#include "io/cli.h"
 
 static const struct {
     const char *name;

@@ -92,8 +92,11 @@ static size_t keep_len(const struct churn_ndjson_reader *r)
 
 /* Appends p[0..n) to the long-line buffer, keeping at most keep_len()
  * bytes; *dropped is set when bytes beyond that are thrown away. */
-static bool line_append(struct churn_ndjson_reader *r, size_t *len,
-                        const char *p, size_t n, bool *dropped)
+static bool line_append(struct churn_ndjson_reader *r,
+                        size_t *len,
+                        const char *p,
+                        size_t n,
+                        bool *dropped)
 {
     size_t keep = keep_len(r);
 
@@ -125,9 +128,15 @@ static bool line_append(struct churn_ndjson_reader *r, size_t *len,
  * final CR is the terminator's (CRLF, or a CR ending the input) unless
  * bytes after it were dropped; then content over max_len is cut.
  */
-static int emit_line(struct churn_ndjson_reader *r, bool spanning, size_t acc,
-                     bool dropped, const char *p, size_t n,
-                     const char **line, size_t *len, bool *truncated)
+static int emit_line(struct churn_ndjson_reader *r,
+                     bool spanning,
+                     size_t acc,
+                     bool dropped,
+                     const char *p,
+                     size_t n,
+                     const char **line,
+                     size_t *len,
+                     bool *truncated)
 {
     if (spanning) {
         if (!line_append(r, &acc, p, n, &dropped)) {
@@ -149,8 +158,10 @@ static int emit_line(struct churn_ndjson_reader *r, bool spanning, size_t acc,
     return 1;
 }
 
-int churn_ndjson_read(struct churn_ndjson_reader *r, const char **line,
-                      size_t *len, bool *truncated)
+int churn_ndjson_read(struct churn_ndjson_reader *r,
+                      const char **line,
+                      size_t *len,
+                      bool *truncated)
 {
     size_t acc = 0;
     bool spanning = false, dropped = false;
@@ -304,7 +315,8 @@ static void put_b64(FILE *out, const unsigned char *p, size_t n)
     fputc('"', out);
 }
 
-bool churn_ndjson_write_output(FILE *out, const char *topic,
+bool churn_ndjson_write_output(FILE *out,
+                               const char *topic,
                                const struct churn_output *o)
 {
     fputs("{\"topic\":", out);

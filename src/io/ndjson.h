@@ -12,12 +12,12 @@
  * dead-lettered (as oversized). Views are valid until the next call.
  */
 
+#include "churnd/engine.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-
-#include "churnd/engine.h"
 
 struct churn_ndjson_reader;
 
@@ -33,8 +33,10 @@ churn_ndjson_reader_new_chunk(FILE *in, size_t max_len, size_t chunk_len);
 void churn_ndjson_reader_free(struct churn_ndjson_reader *r);
 
 /* 1: a line; 0: end of input; -1: read error (errno set). */
-int churn_ndjson_read(struct churn_ndjson_reader *r, const char **line,
-                      size_t *len, bool *truncated);
+int churn_ndjson_read(struct churn_ndjson_reader *r,
+                      const char **line,
+                      size_t *len,
+                      bool *truncated);
 
 /* True when p[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 bool churn_utf8_valid(const char *p, size_t n);
@@ -46,7 +48,8 @@ bool churn_utf8_valid(const char *p, size_t n);
  * JSON string when they are valid UTF-8 and "value_b64" otherwise. Returns
  * false on a write error.
  */
-bool churn_ndjson_write_output(FILE *out, const char *topic,
+bool churn_ndjson_write_output(FILE *out,
+                               const char *topic,
                                const struct churn_output *o);
 
 #endif

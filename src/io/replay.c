@@ -4,6 +4,12 @@
  * stdin, writes every output as one NDJSON line (stdout, or one file per
  * topic with --out DIR), and prints a summary on stderr.
  */
+#include "churnd/engine.h"
+#include "io/cli.h"
+#include "io/geoip.h"
+#include "io/http.h"
+#include "io/ndjson.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -11,12 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-
-#include "churnd/engine.h"
-#include "io/cli.h"
-#include "io/geoip.h"
-#include "io/http.h"
-#include "io/ndjson.h"
 
 /*
  * Lines longer than this are cut (and dead-lettered as oversized). It is
@@ -77,8 +77,11 @@ static bool write_outputs(struct churn_engine *eng, struct sinks *s)
     return ok;
 }
 
-static void print_summary(FILE *f, const struct churn_engine_stats *st,
-                          uint64_t blank, uint64_t truncated, bool json)
+static void print_summary(FILE *f,
+                          const struct churn_engine_stats *st,
+                          uint64_t blank,
+                          uint64_t truncated,
+                          bool json)
 {
     if (json) {
         fprintf(f,
@@ -92,9 +95,8 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
                 "\"dead_letters_by_reason\":{",
                 (unsigned long long)st->in, (unsigned long long)st->accepted,
                 (unsigned long long)st->dead_letters,
-                (unsigned long long)st->duplicates,
-                (unsigned long long)blank, (unsigned long long)truncated,
-                (unsigned long long)st->signals,
+                (unsigned long long)st->duplicates, (unsigned long long)blank,
+                (unsigned long long)truncated, (unsigned long long)st->signals,
                 (unsigned long long)st->alerts_firing,
                 (unsigned long long)st->alerts_resolved,
                 (unsigned long long)st->accounts,
@@ -133,8 +135,7 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
             "resolved, %llu accounts\n",
             (unsigned long long)st->in, (unsigned long long)st->accepted,
             (unsigned long long)st->dead_letters,
-            (unsigned long long)st->duplicates,
-            (unsigned long long)st->signals,
+            (unsigned long long)st->duplicates, (unsigned long long)st->signals,
             (unsigned long long)st->alerts_firing,
             (unsigned long long)st->alerts_resolved,
             (unsigned long long)st->accounts);
@@ -147,8 +148,8 @@ static void print_summary(FILE *f, const struct churn_engine_stats *st,
     }
 }
 
-static bool open_sinks(struct sinks *s, const char *dir,
-                       const struct churn_engine *eng)
+static bool
+open_sinks(struct sinks *s, const char *dir, const struct churn_engine *eng)
 {
     char path[4096];
 
@@ -274,8 +275,9 @@ int churnd_cmd_replay(int argc, char **argv)
             linger_s = strtol(optarg, &end, 10);
             if (errno != 0 || end == optarg || *end != '\0' || linger_s < 0 ||
                 linger_s > 86400) {
-                fprintf(stderr, "churnd replay: --http-linger: '%s' is not "
-                                "0..86400 seconds\n",
+                fprintf(stderr,
+                        "churnd replay: --http-linger: '%s' is not "
+                        "0..86400 seconds\n",
                         optarg);
                 return 2;
             }
@@ -355,8 +357,9 @@ int churnd_cmd_replay(int argc, char **argv)
             continue;
         }
         truncated_cnt += truncated;
-        struct churn_source src = { input, -1, (int64_t)lineno, -1,
-                                    { NULL, 0 } };
+        struct churn_source src = {
+            input, -1, (int64_t)lineno, -1, { NULL, 0 }
+        };
         churn_http_enter(http);
         uint64_t t0 = http ? now_ns() : 0;
         enum churn_err frc = churn_engine_feed(eng, line, len, &src, &err);

@@ -39,8 +39,8 @@
 #define EVENTS_PER_VISIT  3.5 /* login + session + 0..3 features */
 #define OVERSIZE_PAD      70000
 #define LINE_CAP          (OVERSIZE_PAD + 4096)
-#define BASE_VISITS       0.4  /* median weekday visits per active user^0.8 */
-#define MIN_VISITS        2.0  /* weekday visits of the quietest accounts */
+#define BASE_VISITS       0.4 /* median weekday visits per active user^0.8 */
+#define MIN_VISITS        2.0 /* weekday visits of the quietest accounts */
 
 /* ---------------------------------------------------------------- world */
 
@@ -1317,8 +1317,8 @@ static void plan_account(struct churn_gen *g,
             int64_t f_day = billable_day(g, x - lag - rng_range(r, 0, 2));
             bill.dom = dom_of(g->start_ms + f_day * DAY_MS);
             int64_t f = g->start_ms + f_day * DAY_MS + bill.tod;
-            int64_t exp_ms = in_span(g, f + lag * DAY_MS +
-                                            rng_range(r, HOUR_MS, DAY_MS));
+            int64_t exp_ms =
+                in_span(g, f + lag * DAY_MS + rng_range(r, HOUR_MS, DAY_MS));
             int code = rng_chance(r, 0.5) ? DC_FRAUD : DC_STOLEN;
             if (rng_chance(r, 0.3)) {
                 life_pay(g, i, CHURN_EV_PAY_CHARGEBACK,
