@@ -196,22 +196,6 @@ static const double default_mix[CHURN_GEN__COUNT] = {
     [CHURN_GEN_TRIAL_CONVERT] = 0.02,
 };
 
-/* Reason names as in decode.h's contract (plus "late"). */
-static const char *const reason_code_names[CHURN_REASON__COUNT] = {
-    [CHURN_REASON_NONE] = "none",
-    [CHURN_REASON_NOT_JSON] = "not_json",
-    [CHURN_REASON_BAD_ENCODING] = "bad_encoding",
-    [CHURN_REASON_NOT_OBJECT] = "not_object",
-    [CHURN_REASON_OVERSIZED] = "oversized",
-    [CHURN_REASON_DUPLICATE_KEY] = "duplicate_key",
-    [CHURN_REASON_MISSING_FIELD] = "missing_field",
-    [CHURN_REASON_BAD_FIELD_TYPE] = "bad_field_type",
-    [CHURN_REASON_BAD_VALUE] = "bad_value",
-    [CHURN_REASON_UNKNOWN_TYPE] = "unknown_type",
-    [CHURN_REASON_BAD_TIMESTAMP] = "bad_timestamp",
-    [CHURN_REASON_LATE] = "late",
-};
-
 /* ------------------------------------------------------------------ PRNG */
 
 static uint64_t mix64(uint64_t x)
@@ -630,7 +614,7 @@ const char *churn_gen_reason_name(enum churn_reason r)
     if ((unsigned)r >= CHURN_REASON__COUNT) {
         return NULL;
     }
-    return reason_code_names[r];
+    return churn_reason_name(r);
 }
 
 enum churn_err churn_gen_opts_set_mix(struct churn_gen_opts *o,
@@ -712,6 +696,19 @@ const struct churn_gen_geo_range *churn_gen_geo_ranges(size_t *cnt)
 /* ------------------------------------------------------------- sorting */
 
 /* Stable LSD radix sort of n records by key (< 2^48), using tmp (n). */
+static void insertion_sort(struct rec *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++) {
+        struct rec x = v[i];
+        size_t j = i;
+        while (j > 0 && v[j - 1].key > x.key) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
 static void sort_recs(struct rec *v, struct rec *tmp, size_t n)
 {
     enum {
@@ -726,15 +723,7 @@ static void sort_recs(struct rec *v, struct rec *tmp, size_t n)
         return;
     }
     if (n < 48) {
-        for (size_t i = 1; i < n; i++) {
-            struct rec x = v[i];
-            size_t j = i;
-            while (j > 0 && v[j - 1].key > x.key) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
-        }
+        insertion_sort(v, n);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -743,15 +732,7 @@ static void sort_recs(struct rec *v, struct rec *tmp, size_t n)
     cnt = calloc(BUCKETS, sizeof(*cnt));
     if (cnt == NULL) {
         /* fall back to an insertion sort: slow, still correct */
-        for (size_t i = 1; i < n; i++) {
-            struct rec x = v[i];
-            size_t j = i;
-            while (j > 0 && v[j - 1].key > x.key) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
-        }
+        insertion_sort(v, n);
         return;
     }
     struct rec *src = v, *dst = tmp;
