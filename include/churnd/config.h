@@ -203,7 +203,10 @@ enum churn_err churn_config_parse(struct churn_config *cfg,
                                   size_t len,
                                   struct churn_error *err);
 
-/* Reads the file at path and parses it as above. */
+/*
+ * Reads the file at path and parses it as above. A file that cannot be read
+ * gives CHURN_EIO with "PATH: cannot read: <strerror>".
+ */
 enum churn_err churn_config_load(struct churn_config *cfg,
                                  const char *path,
                                  struct churn_error *err);
