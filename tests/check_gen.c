@@ -208,7 +208,7 @@ static const struct {
     uint64_t events;
     double bad_rate;
 } det_cases[] = {
-    { "small default", 7, 150, 45, 0, 0.0 },
+    { "small, scaled", 7, 150, 45, 30000, 0.0 },
     { "scaled with bad lines", 3, 300, 30, 60000, 0.02 },
     { "short span", 11, 80, 7, 0, 0.01 },
 };
@@ -1059,7 +1059,7 @@ END_TEST
 /* Public IPs fall in the account's country's ranges; the rest in none. */
 START_TEST(test_ips_in_ranges)
 {
-    struct churn_gen *g = make_gen(8, 300, 20, 0, 0);
+    struct churn_gen *g = make_gen(8, 300, 20, 40000, 0);
     size_t n_ranges;
     const struct churn_gen_geo_range *t = churn_gen_geo_ranges(&n_ranges);
     const char *line;
