@@ -23,27 +23,6 @@ static const char *const sets[] = {
     NULL,
 };
 
-/* The README's worked example (check_engine.c has the same story): 28
- * baseline days of 12 events by 4 users on 3 features, then a week of 6
- * events by 2 users on 2 features. */
-static void worked_example(struct et *t)
-{
-    et_ev(t, "subscription.created", "w", ET_DAYS(0),
-          "\"plan\":\"team\",\"mrr\":50000,\"currency\":\"USD\",\"seats\":10");
-    for (int d = 0; d < 28; d++) {
-        et_usage_day(t, "w", d, 12, 4);
-    }
-    for (int d = 28; d < 35; d++) {
-        for (int k = 0; k < 6; k++) {
-            char extra[96];
-            snprintf(extra, sizeof(extra),
-                     "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 2, k % 2);
-            et_ev(t, "usage.feature_used", "w",
-                  ET_DAYS(d) + 9 * ET_HOUR + k * ET_HOUR, extra);
-        }
-    }
-    et_advance(t, ET_DAYS(35));
-}
 
 static json_t *describe(struct et *t, const char *id)
 {
@@ -101,7 +80,7 @@ START_TEST(test_worked_example_explained)
     json_t *d;
 
     et_init(&t, sets);
-    worked_example(&t);
+    et_worked_example(&t);
     d = describe(&t, "w");
     ck_assert_ptr_nonnull(d);
     ck_assert_str_eq(dstr(d, "account_id"), "w");

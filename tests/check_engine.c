@@ -330,27 +330,6 @@ END_TEST
 
 /* ---- scores: the README's worked example ---- */
 
-/* Account "w": 28 baseline days of 10 events/day by 4 users, features f0..f2
- * (3 of them), then a recent week of 5 events/day by 2 users, 2 features.
- * README "Scores / worked example" walks through these numbers. */
-static void worked_example(struct et *t)
-{
-    et_ev(t, "subscription.created", "w", ET_DAYS(0),
-          "\"plan\":\"team\",\"mrr\":50000,\"currency\":\"USD\",\"seats\":10");
-    for (int d = 0; d < 28; d++) {
-        et_usage_day(t, "w", d, 12, 4);
-    }
-    for (int d = 28; d < 35; d++) {
-        for (int k = 0; k < 6; k++) {
-            char extra[96];
-            snprintf(extra, sizeof(extra),
-                     "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 2, k % 2);
-            et_ev(t, "usage.feature_used", "w",
-                  ET_DAYS(d) + 9 * ET_HOUR + k * ET_HOUR, extra);
-        }
-    }
-    et_advance(t, ET_DAYS(35));
-}
 
 START_TEST(test_score_worked_example)
 {
@@ -358,7 +337,7 @@ START_TEST(test_score_worked_example)
     struct churn__figures f;
 
     et_init(&t, NULL);
-    worked_example(&t);
+    et_worked_example(&t);
     struct churn__account *acc = account(&t, "w");
     churn__figures_compute(t.eng, acc, churn__bucket_of(t.eng, ET_DAYS(35)),
                            &f);

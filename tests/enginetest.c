@@ -120,6 +120,26 @@ void et_usage_day(struct et *t, const char *acc, int d, int n, int users)
     }
 }
 
+void et_worked_example(struct et *t)
+{
+    et_ev(t, "subscription.created", "w", ET_DAYS(0),
+          "\"plan\":\"team\",\"mrr\":50000,\"currency\":\"USD\",\"seats\":10");
+    for (int d = 0; d < 28; d++) {
+        et_usage_day(t, "w", d, 12, 4);
+    }
+    for (int d = 28; d < 35; d++) {
+        for (int k = 0; k < 6; k++) {
+            char extra[96];
+            snprintf(extra, sizeof(extra),
+                     "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 2,
+                     k % 2);
+            et_ev(t, "usage.feature_used", "w",
+                  ET_DAYS(d) + 9 * ET_HOUR + k * ET_HOUR, extra);
+        }
+    }
+    et_advance(t, ET_DAYS(35));
+}
+
 void et_advance(struct et *t, int64_t wm_ms)
 {
     struct churn_error err = { 0 };

@@ -47,6 +47,11 @@ void et_ev(struct et *t, const char *type, const char *acc, int64_t ts_ms,
  * user "u<k % users>" and feature "f<k % 3>". */
 void et_usage_day(struct et *t, const char *acc, int d, int n, int users);
 
+/* The README's worked example, account "w": 28 baseline days of 12 events
+ * a day by 4 users on 3 features, then a week of 6 a day by 2 users on 2
+ * features; the watermark ends at day 35. */
+void et_worked_example(struct et *t);
+
 void et_advance(struct et *t, int64_t wm_ms);
 void et_finish(struct et *t);
 

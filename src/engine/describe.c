@@ -92,15 +92,7 @@ static void write_scores(const struct churn_engine *eng,
     churn__jw_num(w, "ratio", f->ratio, 3);
     churn__jw_num(w, "dispersion", f->dispersion, 3);
     churn__jw_num(w, "z", f->z, 2);
-    churn__jw_num(w, "active_users_recent", f->users_recent, 1);
-    churn__jw_num(w, "active_users_baseline_weekly", f->users_base_weekly, 1);
-    churn__jw_num(w, "features_recent", f->features_recent, 1);
-    churn__jw_num(w, "features_baseline_weekly", f->features_base_weekly, 1);
-    churn__jw_int(w, "logins_recent", (int64_t)f->logins_recent);
-    churn__jw_int(w, "session_minutes_recent", (int64_t)f->session_min_recent);
-    churn__jw_int(w, "api_calls_recent", (int64_t)f->api_calls_recent);
-    churn__jw_int(w, "days_since_usage", f->days_since_usage);
-    churn__jw_bool(w, "insufficient_history", f->insufficient);
+    churn__write_usage_figures(w, f);
     churn__jw_close(w);
     /* what the last boundary and the last signal said */
     churn__jw_open(w, "last_boundary");

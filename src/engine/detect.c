@@ -617,6 +617,20 @@ void churn__write_components(struct churn__jw *w,
     churn__jw_close(w);
 }
 
+void churn__write_usage_figures(struct churn__jw *w,
+                                const struct churn__figures *f)
+{
+    churn__jw_num(w, "active_users_recent", f->users_recent, 1);
+    churn__jw_num(w, "active_users_baseline_weekly", f->users_base_weekly, 1);
+    churn__jw_num(w, "features_recent", f->features_recent, 1);
+    churn__jw_num(w, "features_baseline_weekly", f->features_base_weekly, 1);
+    churn__jw_int(w, "logins_recent", (int64_t)f->logins_recent);
+    churn__jw_int(w, "session_minutes_recent", (int64_t)f->session_min_recent);
+    churn__jw_int(w, "api_calls_recent", (int64_t)f->api_calls_recent);
+    churn__jw_int(w, "days_since_usage", f->days_since_usage);
+    churn__jw_bool(w, "insufficient_history", f->insufficient);
+}
+
 void churn__signal_maybe(struct churn_engine *eng,
                          struct churn__account *acc,
                          const struct churn__figures *f,
@@ -654,15 +668,7 @@ void churn__signal_maybe(struct churn_engine *eng,
     churn__jw_num(w, "baseline_daily_mean", f->base_daily_mean, 3);
     churn__jw_num(w, "expected_recent", f->expected, 2);
     churn__jw_num(w, "ratio", f->ratio, 3);
-    churn__jw_num(w, "active_users_recent", f->users_recent, 1);
-    churn__jw_num(w, "active_users_baseline_weekly", f->users_base_weekly, 1);
-    churn__jw_num(w, "features_recent", f->features_recent, 1);
-    churn__jw_num(w, "features_baseline_weekly", f->features_base_weekly, 1);
-    churn__jw_int(w, "logins_recent", (int64_t)f->logins_recent);
-    churn__jw_int(w, "session_minutes_recent", (int64_t)f->session_min_recent);
-    churn__jw_int(w, "api_calls_recent", (int64_t)f->api_calls_recent);
-    churn__jw_int(w, "days_since_usage", f->days_since_usage);
-    churn__jw_bool(w, "insufficient_history", f->insufficient);
+    churn__write_usage_figures(w, f);
     churn__jw_close(w);
     write_context(eng, acc);
     churn__jw_int(w, "mrr", acc->mrr);

@@ -143,6 +143,11 @@ bool churn__rule_can_fire(const struct churn_engine *eng,
  * signals and /accounts/{id} show them. */
 void churn__write_components(struct churn__jw *w,
                              const struct churn__figures *f);
+/* Writes the usage figures behind engagement (active users and features,
+ * logins, session minutes, API calls, recency, insufficient_history), as
+ * signals and /accounts/{id} show them. */
+void churn__write_usage_figures(struct churn__jw *w,
+                                const struct churn__figures *f);
 void churn__signal_maybe(struct churn_engine *eng,
                          struct churn__account *acc,
                          const struct churn__figures *f,
