@@ -156,6 +156,24 @@ size_t churn_engine_outputs(const struct churn_engine *eng,
 /* Releases the collected outputs. */
 void churn_engine_outputs_clear(struct churn_engine *eng);
 
+/* Receives outputs before the call that causes them returns: the n outputs
+ * in out (engine-owned, valid only during the callback), in output order.
+ * Everything handed to it is cleared from the engine's list afterwards. */
+typedef void (*churn_output_fn)(void *ctx,
+                                const struct churn_output *out,
+                                size_t n);
+
+/* Optional. A boundary evaluates every account and may emit a signal for
+ * each; with a sink set the engine hands outputs over in batches while it
+ * does, so the list never holds more than about CHURN_OUTPUT_BATCH
+ * outputs, instead of one per account. A caller that must tie outputs to
+ * its input (Kafka offsets) leaves it unset and drains after each call.
+ * fn NULL unsets it. The sink must not call back into the engine. */
+#define CHURN_OUTPUT_BATCH 1024
+void churn_engine_set_output_fn(struct churn_engine *eng,
+                                churn_output_fn fn,
+                                void *ctx);
+
 /* Current totals. */
 void churn_engine_get_stats(const struct churn_engine *eng,
                             struct churn_engine_stats *out);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHUNK_MIN 65536u
+#define CHUNK_MIN    65536u
+#define SHRINK_ABOVE 4096u /* outputs */
 
 struct churn__chunk {
     struct churn__chunk *next;
@@ -31,6 +32,13 @@ void churn__outq_clear(struct churn__outq *q)
         }
         c->next = NULL;
         c->len = 0;
+    }
+    /* A boundary can emit a signal for every account at once; do not keep
+     * that burst's vector for good. */
+    if (q->cap > SHRINK_ABOVE && q->cnt < q->cap / 4) {
+        free(q->v);
+        q->v = NULL;
+        q->cap = 0;
     }
     q->cnt = 0;
     q->oom = false;

@@ -226,6 +226,19 @@ static bool heap_push(struct churn__heap *h, struct churn__pending *p)
     return true;
 }
 
+/* Halves the vector when it is mostly empty: a burst of order-sensitive
+ * events (every account created in the same hour) must not stay resident. */
+static void heap_shrink(struct churn__heap *h)
+{
+    if (h->cap > 1024 && h->cnt < h->cap / 4) {
+        struct churn__pending *nv = realloc(h->v, h->cap / 2 * sizeof(*nv));
+        if (nv != NULL) {
+            h->v = nv;
+            h->cap /= 2;
+        }
+    }
+}
+
 static struct churn__pending heap_pop(struct churn__heap *h)
 {
     struct churn__pending top = h->v[0];
@@ -246,6 +259,7 @@ static struct churn__pending heap_pop(struct churn__heap *h)
         heap_swap(h, i, m);
         i = m;
     }
+    heap_shrink(h);
     return top;
 }
 
@@ -351,7 +365,6 @@ void churn_engine_free(struct churn_engine *eng)
     churn__jw_release(&eng->jw);
     free(eng->cohort);
     free(eng->cohort_next);
-    free(eng->order);
     churn__metrics_free(eng->metrics);
     free(eng);
 }
@@ -388,6 +401,25 @@ size_t churn_engine_outputs(const struct churn_engine *eng,
 void churn_engine_outputs_clear(struct churn_engine *eng)
 {
     churn__outq_clear(&eng->out);
+}
+
+void churn_engine_set_output_fn(struct churn_engine *eng,
+                                churn_output_fn fn,
+                                void *ctx)
+{
+    eng->sink = fn;
+    eng->sink_ctx = ctx;
+}
+
+/* Hands a full batch to the sink; called only where no output view is
+ * held (between accounts of a boundary). */
+static void sink_maybe(struct churn_engine *eng)
+{
+    if (eng->sink != NULL && eng->out.cnt >= CHURN_OUTPUT_BATCH &&
+        !eng->out.oom) {
+        eng->sink(eng->sink_ctx, eng->out.v, eng->out.cnt);
+        churn__outq_clear(&eng->out);
+    }
 }
 
 void churn_engine_get_stats(const struct churn_engine *eng,
@@ -568,79 +600,18 @@ static void apply_geo(struct churn_engine *eng,
 
 /* ---- boundaries ---- */
 
-static int order_cmp(const void *a, const void *b)
-{
-    const struct churn__order_entry *x = a, *y = b;
-
-    if (x->hash != y->hash) {
-        return x->hash < y->hash ? -1 : 1;
-    }
-    size_t n =
-        x->acc->id_len < y->acc->id_len ? x->acc->id_len : y->acc->id_len;
-    int c = memcmp(x->acc->id, y->acc->id, n);
-    return c != 0 ? c : (int)x->acc->id_len - (int)y->acc->id_len;
-}
-
-struct collect_ctx {
-    struct churn_engine *eng;
-    size_t n;
-};
-
-static void collect(void *ctx, struct churn__account *acc)
-{
-    struct collect_ctx *c = ctx;
-
-    c->eng->order[c->n].hash = acc->hash;
-    c->eng->order[c->n++].acc = acc;
-}
-
 static bool is_closed(const struct churn__account *acc)
 {
     return acc->status == CHURN__ST_CANCELED ||
            acc->status == CHURN__ST_EXPIRED;
 }
 
-/* The accounts in (hash, id) order. Rebuilt only when an account was
- * inserted or removed since the last boundary: sorting a million accounts
- * every bucket would cost more than judging them. */
-static bool order_refresh(struct churn_engine *eng)
-{
-    size_t n = churn__table_count(eng->accounts);
-    struct collect_ctx c = { eng, 0 };
-    uint64_t gen = churn__table_generation(eng->accounts);
-
-    if (eng->order != NULL && gen == eng->order_generation) {
-        return true;
-    }
-    if (n > eng->order_cap) {
-        size_t ncap = n + n / 2 + 16;
-        struct churn__order_entry *no = realloc(eng->order, ncap * sizeof(*no));
-        if (no == NULL) {
-            eng->out.oom = true;
-            return false;
-        }
-        eng->order = no;
-        eng->order_cap = ncap;
-    }
-    churn__table_each(eng->accounts, collect, &c);
-    if (c.n > 1) {
-        qsort(eng->order, c.n, sizeof(*eng->order), order_cmp);
-    }
-    eng->order_cnt = c.n;
-    eng->order_generation = gen;
-    return true;
-}
-
 static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
 {
     int64_t at_ms = churn__bucket_start(eng, boundary);
     struct churn__figures f;
-    size_t n;
-
-    if (!order_refresh(eng)) {
-        return;
-    }
-    n = eng->order_cnt;
+    struct churn__account *acc;
+    size_t pos = 0;
 
     /* The cohorts gathered at the previous boundary score this one's new
      * accounts; this pass gathers the next ones. */
@@ -648,8 +619,9 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
     eng->cohort = eng->cohort_next;
     eng->cohort_next = t;
     memset(eng->cohort_next, 0, CHURN__INTERN_MAX * sizeof(*t));
-    for (size_t i = 0; i < n; i++) {
-        struct churn__account *acc = eng->order[i].acc;
+    /* The table walks its accounts in (hash, id) order, the order of the
+     * outputs of one boundary. */
+    while ((acc = churn__table_next(eng->accounts, &pos)) != NULL) {
         if (acc->first_ms >= at_ms || is_closed(acc)) {
             continue;
         }
@@ -663,6 +635,7 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
         }
         churn__detect_boundary(eng, acc, &f, at_ms);
         churn__signal_maybe(eng, acc, &f, at_ms);
+        sink_maybe(eng);
     }
 }
 

@@ -96,13 +96,9 @@ struct churn_engine {
     uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
     struct churn__cohort *cohort;      /* per plan intern id, in use */
     struct churn__cohort *cohort_next; /* gathered for the next boundary */
-    struct churn__order_entry {
-        uint64_t hash; /* the sort key, kept beside the pointer */
-        struct churn__account *acc;
-    } * order; /* accounts in evaluation order */
-    size_t order_cnt, order_cap;
-    uint64_t order_generation;      /* table generation the order reflects */
     struct churn__metrics *metrics; /* metrics.c */
+    churn_output_fn sink; /* may be NULL */
+    void *sink_ctx;
 };
 
 int32_t churn__bucket_of(const struct churn_engine *eng, int64_t ts_ms);

@@ -75,14 +75,18 @@ struct churn__intern {
     uint16_t slots[2048]; /* open addressing over ids; 0 = empty */
 };
 
+/* Account ids up to this length live inside the account block; longer
+ * ones (rare: the decoder allows 128 bytes) get a heap copy. 24 bytes hold
+ * Stripe-style ids (cus_ + 14) and most tenant keys; not a UUID (36). */
+#define CHURN__ID_INLINE 24
+
 /*
  * A rule's lifecycle in one int64: while the rule fires, the event time it
  * started (since); while idle, the event time before which it may not fire
  * again (cool-down). `firing` in the account says which meaning applies.
  */
 struct churn__account {
-    uint64_t hash;
-    char *id; /* heap copy, id_len bytes, not NUL-terminated */
+    char *id; /* id_len bytes, not NUL-terminated: id_inline or the heap */
     uint8_t id_len;
     uint8_t status;      /* enum churn__status */
     uint8_t fail_streak; /* failed payments since the last success */
@@ -125,6 +129,7 @@ struct churn__account {
     int64_t chargeback_ms;
     int64_t fail_ms; /* first failure of the current streak */
     int64_t rule_time[CHURN_RULE__COUNT];
+    char id_inline[CHURN__ID_INLINE]; /* the id when it fits */
     unsigned char ring[]; /* see churn__ring_* */
 };
 
@@ -156,17 +161,21 @@ struct churn__account *
 churn__table_find(struct churn__table *t, struct churn_str id, uint64_t hash);
 /* Finds or inserts (zeroed ring, fields initialised); *created tells which.
  * At max_accounts evicts the account with the oldest last_ms first (counted
- * in *evicted). NULL on allocation failure. */
+ * in *evicted). NULL on allocation failure or an id over 255 bytes. An
+ * account block never moves while it is in the table. */
 struct churn__account *churn__table_upsert(struct churn__table *t,
                                            struct churn_str id,
                                            uint64_t hash,
                                            int64_t now_ms,
                                            bool *created,
                                            uint64_t *evicted);
-/* Removes acc (pointer invalid afterwards). */
-void churn__table_remove(struct churn__table *t, struct churn__account *acc);
 size_t churn__table_count(const struct churn__table *t);
-/* Calls fn for each account; fn may not insert or remove. */
+/* Walks the accounts in (hash, id) order, hash as given to upsert, id
+ * compared bytewise then by length: *pos starts at 0; NULL at the end. No
+ * insert or removal may happen during a walk. */
+struct churn__account *churn__table_next(struct churn__table *t, size_t *pos);
+/* Calls fn for each account, in the same order; fn may not insert or
+ * remove. */
 typedef void (*churn__table_fn)(void *ctx, struct churn__account *acc);
 void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx);
 /* Sets a function called with each account the table is about to evict
@@ -176,10 +185,8 @@ void churn__table_on_evict(struct churn__table *t,
                            void *ctx);
 /* Removes every account with last_ms < cutoff_ms; returns how many. */
 size_t churn__table_evict_idle(struct churn__table *t, int64_t cutoff_ms);
+/* Bytes of one account block in the slab (struct, ring, alignment). */
 size_t churn__table_account_bytes(const struct churn__table *t);
-/* Changes whenever an account is inserted or removed: a caller holding a
- * list of account pointers knows whether it is still complete and valid. */
-uint64_t churn__table_generation(const struct churn__table *t);
 
 uint64_t churn__hash(const void *p, size_t len);
 

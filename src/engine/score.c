@@ -47,15 +47,16 @@ dispersion(const double *x, uint32_t n, uint32_t period, double mean)
     if (period > 32 || n < 2 * period) {
         period = 1;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        gsum[i % period] += x[i];
-        gcnt[i % period] += 1;
+    /* g runs i % period without a division per day */
+    for (uint32_t i = 0, g = 0; i < n; i++, g = g + 1 == period ? 0 : g + 1) {
+        gsum[g] += x[i];
+        gcnt[g] += 1;
     }
     for (uint32_t g = 0; g < period; g++) {
         groups += gcnt[g] > 0;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        double d = x[i] - gsum[i % period] / gcnt[i % period];
+    for (uint32_t i = 0, g = 0; i < n; i++, g = g + 1 == period ? 0 : g + 1) {
+        double d = x[i] - gsum[g] / gcnt[g];
         ss += d * d;
     }
     if (n <= groups) {

@@ -77,6 +77,25 @@ static bool write_outputs(struct churn_engine *eng, struct sinks *s)
     return ok;
 }
 
+struct sink_ctx {
+    struct churn_engine *eng;
+    struct sinks *sinks;
+    bool ok;
+};
+
+/* Outputs handed over mid-call (a boundary's burst of signals). */
+static void sink_outputs(void *ctx, const struct churn_output *o, size_t n)
+{
+    struct sink_ctx *c = ctx;
+
+    for (size_t i = 0; i < n; i++) {
+        FILE *f = c->sinks->files[o[i].topic] ? c->sinks->files[o[i].topic]
+                                              : c->sinks->all;
+        c->ok &= churn_ndjson_write_output(
+            f, churn_engine_topic_name(c->eng, o[i].topic), &o[i]);
+    }
+}
+
 static void print_summary(FILE *f,
                           const struct churn_engine_stats *st,
                           uint64_t blank,
@@ -247,6 +266,7 @@ int churnd_cmd_replay(int argc, char **argv)
     struct churn_ndjson_reader *rd = NULL;
     struct churn_http *http = NULL;
     struct sinks sinks = { 0 };
+    struct sink_ctx sink = { NULL, &sinks, true };
     const char *out_dir = NULL, *summary_path = NULL, *input = "-";
     const char *http_addr = NULL;
     long linger_s = 0;
@@ -337,6 +357,10 @@ int churnd_cmd_replay(int argc, char **argv)
     if (rd == NULL || !open_sinks(&sinks, out_dir, eng)) {
         goto out;
     }
+    /* A boundary's signals go out in batches while it runs (inside the
+     * HTTP lock, unlike the outputs written after each event). */
+    sink.eng = eng;
+    churn_engine_set_output_fn(eng, sink_outputs, &sink);
     churn_http_set_ready(http, true);
     for (;;) {
         const char *line;
@@ -376,7 +400,7 @@ int churnd_cmd_replay(int argc, char **argv)
          * request reads state and counters, never them), so they are
          * written without the lock: a slow stdout does not hold up a
          * scrape. */
-        if (!write_outputs(eng, &sinks)) {
+        if (!write_outputs(eng, &sinks) || !sink.ok) {
             fprintf(stderr, "churnd replay: write error: %s\n",
                     strerror(errno));
             goto out;
@@ -385,7 +409,7 @@ int churnd_cmd_replay(int argc, char **argv)
     churn_http_enter(http);
     enum churn_err frc = churn_engine_finish(eng, &err);
     churn_http_leave(http);
-    if (frc != CHURN_OK || !write_outputs(eng, &sinks)) {
+    if (frc != CHURN_OK || !write_outputs(eng, &sinks) || !sink.ok) {
         fprintf(stderr, "churnd replay: %s\n",
                 err.code ? err.msg : "write error");
         goto out;
