@@ -100,6 +100,7 @@ struct churn__account {
     char m_country[2]; /* metrics: the country the ledger counts it in */
     char geo_cur[2];   /* metrics: newest country before the period end */
     char geo_next[2];  /* metrics: newest country at or after it */
+    uint8_t changed;   /* since the last changelog export (state.c) */
     uint16_t plan;     /* interned */
     uint16_t currency; /* interned */
     uint16_t decline;  /* interned, last decline code */
@@ -169,6 +170,9 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
                                            int64_t now_ms,
                                            bool *created,
                                            uint64_t *evicted);
+/* Removes acc, which was inserted with hash = churn__hash(its id) as the
+ * engine does (the pointer is invalid afterwards); no eviction callback. */
+void churn__table_remove(struct churn__table *t, struct churn__account *acc);
 size_t churn__table_count(const struct churn__table *t);
 /* Walks the accounts in (hash, id) order, hash as given to upsert, id
  * compared bytewise then by length: *pos starts at 0; NULL at the end. No

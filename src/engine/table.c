@@ -336,6 +336,17 @@ static void remove_at(struct churn__table *t, size_t i)
     t->idx[k - 1] = 0;
 }
 
+void churn__table_remove(struct churn__table *t, struct churn__account *acc)
+{
+    struct churn_str id = { acc->id, acc->id_len };
+    bool found;
+    size_t i = find_slot(t, id, churn__hash(id.ptr, id.len), &found);
+
+    if (found) {
+        remove_at(t, i);
+    }
+}
+
 void churn__table_on_evict(struct churn__table *t,
                            churn__table_fn fn,
                            void *ctx)
@@ -419,7 +430,9 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
 
     *created = false;
     if (found) {
-        return block_at(t, t->idx[i]);
+        acc = block_at(t, t->idx[i]);
+        acc->changed = 1; /* the caller is about to change it */
+        return acc;
     }
     if (id.len > UINT8_MAX) {
         return NULL; /* the decoder caps ids far below this */
@@ -461,6 +474,7 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
     }
     memcpy(acc->id, id.ptr, id.len);
     acc->id_len = (uint8_t)id.len;
+    acc->changed = 1;
     t->cnt++;
     *created = true;
     return acc;
