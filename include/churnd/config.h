@@ -101,6 +101,8 @@ struct churn_config {
     int64_t input_dedupe_horizon_ms; /* input.dedupe_horizon */
     size_t input_dedupe_capacity;    /* input.dedupe_capacity, ids */
     int64_t input_allowed_lateness_ms;
+    int64_t input_max_future_ms; /* input.max_future, 0 = off */
+    int64_t input_max_jump_ms;   /* input.max_jump, 0 = off */
 
     /* output. */
     char output_signals[CHURN_TOPIC_MAX];

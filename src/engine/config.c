@@ -164,6 +164,12 @@ static const struct key_desc keys[] = {
         "1000000", "most event ids remembered at once; 0 = no dedupe"),
     DUR("input.allowed_lateness", input_allowed_lateness_ms, 0, 7 * MS_DAY,
         "1h", "how far behind the newest event time an event may arrive"),
+    DUR("input.max_future", input_max_future_ms, 0, 3650 * MS_DAY, "1h",
+        "how far ahead of its Kafka message timestamp an event time may be; "
+        "0 = off"),
+    DUR("input.max_jump", input_max_jump_ms, 0, 3650 * MS_DAY, "180d",
+        "without a message timestamp (replay), how far ahead of the newest "
+        "event time an event may be; 0 = off"),
     TOPIC("output.signals", output_signals, "churn.signals",
           "topic for score signals"),
     TOPIC("output.alerts", output_alerts, "churn.alerts",
