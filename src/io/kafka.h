@@ -156,6 +156,22 @@ enum churn_err churn_kafka_lags_parse(struct churn_kafka_lags *lags,
                                       struct churn_error *err);
 void churn_kafka_lags_release(struct churn_kafka_lags *lags);
 
+/* ---- dead letters that do not fit (kafka_out.c) ---- */
+
+/* Room kept for the record and batch framing of one message (librdkafka
+ * counts 36 bytes per record against message.max.bytes, a batch adds 61). */
+#define CHURN_KAFKA_MSG_OVERHEAD 1024
+
+/*
+ * How many bytes of dead letter o's value can be produced in one message of
+ * at most max_msg_bytes (the producer's message.max.bytes) together with its
+ * key, its headers and, when cut, the churnd.truncated and
+ * churnd.original.size headers: o->value.len when it fits whole, else the
+ * length of the longest prefix that fits (0 when not even the headers fit).
+ * Pure.
+ */
+size_t churn_kafka_dlq_fit(const struct churn_output *o, size_t max_msg_bytes);
+
 /* ---- the daemon (kafka_in.c, kafka_out.c, kafka_run.c) ---- */
 
 /* Called for each output the broker acknowledged (demo: live alerts). */
@@ -239,6 +255,8 @@ struct churn__run {
     bool fatal;         /* stop and exit 1 */
     bool stopping;      /* shutting down: take no new work */
     uint64_t failed_deliveries;
+    size_t max_msg_bytes; /* the producer's message.max.bytes */
+    uint64_t dlq_truncated; /* dead letters cut to fit max_msg_bytes */
     int64_t last_activity_ms;          /* monotonic */
     int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */
     int64_t last_store_ms;

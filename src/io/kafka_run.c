@@ -261,6 +261,34 @@ static void loop(struct churn__run *r)
     }
 }
 
+/* The engines' ledger (every input lands in exactly one of the first
+ * four), so an operator and the hostile-input test can check nothing was
+ * lost: in = accepted + dead letters + duplicates. */
+static void log_inputs(const struct churn__run *r)
+{
+    const struct churn_engine_stats *e = &r->totals.engine;
+    char reasons[512] = "";
+    size_t n = 0;
+
+    for (int i = 1; i < CHURN_REASON__COUNT && n < sizeof(reasons); i++) {
+        if (e->by_reason[i] > 0) {
+            int w = snprintf(reasons + n, sizeof(reasons) - n, "%s%s %llu",
+                             n > 0 ? ", " : "",
+                             churn_reason_name((enum churn_reason)i),
+                             (unsigned long long)e->by_reason[i]);
+            n += w > 0 ? (size_t)w : 0;
+        }
+    }
+    churn_log(CHURN_LOG_INFO,
+              "inputs: in %llu = accepted %llu + dead letters %llu + "
+              "duplicates %llu; dead letters by reason: %s; %llu cut to fit "
+              "message.max.bytes",
+              (unsigned long long)e->in, (unsigned long long)e->accepted,
+              (unsigned long long)e->dead_letters,
+              (unsigned long long)e->duplicates, n > 0 ? reasons : "none",
+              (unsigned long long)r->dlq_truncated);
+}
+
 int churn_kafka_run(const struct churn_config *cfg,
                     const struct churn_kafka_opts *opts,
                     struct churn_kafka_totals *totals)
@@ -316,6 +344,7 @@ out:
                                 1000.0 / (double)busy_ms
                           : 0.0,
               code == 0 ? "" : " (exit 1)");
+    log_inputs(&r);
     if (totals != NULL) {
         *totals = r.totals;
     }

@@ -267,10 +267,11 @@ Msg = collections.namedtuple("Msg", "topic partition offset key value "
                                     "headers")
 
 
-def consume_all(bootstrap, topic, timeout=30):
-    """Every message of topic, per partition in offset order (kafka-python)."""
+def consume_all(bootstrap, topic, timeout=30, **kw):
+    """Every message of topic, per partition in offset order (kafka-python);
+    kw goes to KafkaConsumer (e.g. fetch sizes for large messages)."""
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                      group_id=None)
+                      group_id=None, **kw)
     parts = c.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     c.assign(tps)
