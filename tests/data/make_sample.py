@@ -105,6 +105,9 @@ with open("config/sample.jsonl", "w", encoding="utf-8", errors="surrogateescape"
     for l in out:
         f.write(l + "\n")
 with open("tests/data/sample.reasons", "w") as f:
-    for r, b in bad:
-        f.write(r + "\n")
+    # in file order
+    for l in out:
+        for r, b in bad:
+            if l == b:
+                f.write(r + "\n")
 print(len(out), "lines")
