@@ -36,7 +36,7 @@ _Static_assert(sizeof(struct churn__account) == 272,
                "struct churn__account changed: update account_fields[] and "
                "CHURN_STATE_VERSION");
 _Static_assert(sizeof(struct churn_engine_stats) % 8 == 0 &&
-                   sizeof(struct churn_engine_stats) == 480,
+                   sizeof(struct churn_engine_stats) == 488,
                "struct churn_engine_stats changed: bump CHURN_STATE_VERSION");
 
 /* ---- the writer's growth ---- */
