@@ -45,6 +45,18 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
 
     (void)rk;
+    if (msg->_private == &churn__changelog_opaque) {
+        r->cl_inflight--;
+        if (!ok) {
+            churn_log(CHURN_LOG_ERROR, "changelog delivery to %s[%d] failed: %s",
+                      rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+                      rd_kafka_err2str(msg->err));
+            r->cl_failed = true;
+        } else if (msg->offset > r->cl_last_offset) {
+            r->cl_last_offset = msg->offset;
+        }
+        return;
+    }
     if (!ok) {
         /* The first failures say why; the rest would only repeat it. */
         if (r->failed_deliveries++ < 5) {

@@ -79,10 +79,8 @@ static enum churn_err put_record(void *ctx,
                      : CHURN_OK;
 }
 
-static enum churn_err io_error(struct churn_error *err,
-                               const char *what,
-                               const char *path,
-                               int e)
+static enum churn_err
+io_error(struct churn_error *err, const char *what, const char *path, int e)
 {
     return churn_error_set(err, CHURN_EIO, "snapshot %s: %s: %s", path, what,
                            strerror(e));
@@ -214,9 +212,8 @@ static uint64_t get_uint(struct reader *r, unsigned n)
     return v;
 }
 
-static enum churn_err refuse(struct churn_error *err,
-                             const char *path,
-                             const char *why)
+static enum churn_err
+refuse(struct churn_error *err, const char *path, const char *why)
 {
     return churn_error_set(err, CHURN_EFORMAT, "snapshot %s refused: %s", path,
                            why);
