@@ -264,8 +264,7 @@ static const struct {
       ET_DAYS(2) - ET_HOUR },
     { "replay: input.max_jump=0 turns it off",
       { "input.max_jump=0", NULL },
-      { { ET_DAYS(1), NO_TS, "ok", 0 },
-        { ET_DAYS(1000), NO_TS, "ok", 0 } },
+      { { ET_DAYS(1), NO_TS, "ok", 0 }, { ET_DAYS(1000), NO_TS, "ok", 0 } },
       ET_DAYS(1000) - ET_HOUR },
 };
 
@@ -292,8 +291,9 @@ START_TEST(test_future_bound)
     et_init(&t, future_cases[_i].sets);
     for (size_t k = 0; k < 4 && future_cases[_i].steps[k].want; k++) {
         const struct future_step *s = &future_cases[_i].steps[k];
-        struct churn_source src = { "churn.events", 0, (int64_t)k, s->kafka_ms,
-                                    { "a", 1 } };
+        struct churn_source src = {
+            "churn.events", 0, (int64_t)k, s->kafka_ms, { "a", 1 }
+        };
         struct churn_error err = { 0 };
         const struct churn_output *o;
         const struct churn_output *dl = NULL;
@@ -301,8 +301,9 @@ START_TEST(test_future_bound)
         size_t n;
 
         if (s->kafka_ms == NO_TS) {
-            src = (struct churn_source){ "f.jsonl", -1, (int64_t)k + 1, -1,
-                                         { NULL, 0 } };
+            src = (struct churn_source){
+                "f.jsonl", -1, (int64_t)k + 1, -1, { NULL, 0 }
+            };
         }
         snprintf(line, sizeof(line),
                  "{\"event_id\":\"f%zu\",\"type\":\"usage.login\","
@@ -331,18 +332,16 @@ START_TEST(test_future_bound)
                                     : "churnd.late_by_ms";
             ck_assert_msg(dl != NULL, "%s: step %zu: accepted, want %s",
                           future_cases[_i].name, k, s->want);
-            ck_assert_msg(strcmp(out_header(dl, "churnd.reason"), s->want) ==
-                              0,
+            ck_assert_msg(strcmp(out_header(dl, "churnd.reason"), s->want) == 0,
                           "%s: step %zu: reason %s, want %s",
                           future_cases[_i].name, k,
                           out_header(dl, "churnd.reason"), s->want);
             snprintf(by, sizeof(by), "%lld", (long long)s->by_ms);
-            ck_assert_msg(out_header(dl, hname) != NULL &&
-                              strcmp(out_header(dl, hname), by) == 0,
-                          "%s: step %zu: %s %s, want %s",
-                          future_cases[_i].name, k, hname,
-                          out_header(dl, hname) ? out_header(dl, hname) : "-",
-                          by);
+            ck_assert_msg(
+                out_header(dl, hname) != NULL &&
+                    strcmp(out_header(dl, hname), by) == 0,
+                "%s: step %zu: %s %s, want %s", future_cases[_i].name, k, hname,
+                out_header(dl, hname) ? out_header(dl, hname) : "-", by);
             /* the dead letter keeps the original bytes and the key */
             ck_assert_msg(dl->value.len == strlen(line) &&
                               memcmp(dl->value.ptr, line, dl->value.len) == 0,
@@ -353,13 +352,12 @@ START_TEST(test_future_bound)
                           future_cases[_i].name, k);
             if (strcmp(s->want, "future") == 0) {
                 future_cnt++;
-                ck_assert_msg(strstr(out_header(dl, "churnd.detail"),
-                                     s->kafka_ms == NO_TS
-                                         ? "input.max_jump"
-                                         : "input.max_future") != NULL,
-                              "%s: step %zu: detail names the wrong bound: %s",
-                              future_cases[_i].name, k,
-                              out_header(dl, "churnd.detail"));
+                ck_assert_msg(
+                    strstr(out_header(dl, "churnd.detail"),
+                           s->kafka_ms == NO_TS ? "input.max_jump"
+                                                : "input.max_future") != NULL,
+                    "%s: step %zu: detail names the wrong bound: %s",
+                    future_cases[_i].name, k, out_header(dl, "churnd.detail"));
             }
         }
         churn_engine_outputs_clear(t.eng);

@@ -12,10 +12,10 @@
 
 /* The framing of the dead letter built in fit_case: a 4-byte key and the
  * reason and detail headers. */
-#define KEY      "acme"
-#define HDRS     (13 + 9 + 10 + 13 + 9 + 10) /* reason=oversized, detail */
-#define TRUNC    (16 + 4 + 10 + 20 + 20 + 10)
-#define FIXED    (CHURN_KAFKA_MSG_OVERHEAD + 4 + HDRS)
+#define KEY   "acme"
+#define HDRS  (13 + 9 + 10 + 13 + 9 + 10) /* reason=oversized, detail */
+#define TRUNC (16 + 4 + 10 + 20 + 20 + 10)
+#define FIXED (CHURN_KAFKA_MSG_OVERHEAD + 4 + HDRS)
 
 static const struct {
     const char *name;
@@ -47,8 +47,7 @@ START_TEST(test_dlq_fit)
     o.key = (struct churn_str){ KEY, 4 };
     /* only the length matters: the pointer is never read */
     o.value = (struct churn_str){ value, fit_cases[_i].value_len };
-    o.headers[0] = (struct churn_header){ "churnd.reason",
-                                          { "oversized", 9 } };
+    o.headers[0] = (struct churn_header){ "churnd.reason", { "oversized", 9 } };
     o.headers[1] = (struct churn_header){ "churnd.detail", { "too large", 9 } };
     o.header_cnt = 2;
     size_t got = churn_kafka_dlq_fit(&o, fit_cases[_i].max_msg);

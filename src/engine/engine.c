@@ -883,8 +883,10 @@ static bool is_future(const struct churn_engine *eng,
         return false;
     }
     *ahead_ms = ev->ts_ms - ref;
-    snprintf(detail, detail_len, "event time %s is ahead of the %s %s by more "
-             "than %s", churn_ts_format(ev->ts_ms, a),
+    snprintf(detail, detail_len,
+             "event time %s is ahead of the %s %s by more "
+             "than %s",
+             churn_ts_format(ev->ts_ms, a),
              kafka ? "message timestamp" : "newest event time",
              churn_ts_format(ref, b),
              kafka ? "input.max_future" : "input.max_jump");

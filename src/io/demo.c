@@ -60,13 +60,13 @@ static void *produce_main(void *arg)
              * were produced as it happened: the replay is generated, not
              * live, and stamped with today's clock its later events would
              * be ahead of their messages (input.max_future). */
-            e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->topic),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(info.key.ptr, info.key.len),
-                                  RD_KAFKA_V_VALUE((void *)line, len),
-                                  RD_KAFKA_V_TIMESTAMP(
-                                      info.event_ms > 0 ? info.event_ms : 0),
-                                  RD_KAFKA_V_END);
+            e = rd_kafka_producev(
+                d->producer, RD_KAFKA_V_TOPIC(d->topic),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(info.key.ptr, info.key.len),
+                RD_KAFKA_V_VALUE((void *)line, len),
+                RD_KAFKA_V_TIMESTAMP(info.event_ms > 0 ? info.event_ms : 0),
+                RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(d->producer, 50);
             }

@@ -266,9 +266,9 @@ struct churn__run {
     bool fatal;         /* stop and exit 1 */
     bool stopping;      /* shutting down: take no new work */
     uint64_t failed_deliveries;
-    size_t max_msg_bytes; /* the producer's message.max.bytes */
-    uint64_t dlq_truncated; /* dead letters cut to fit max_msg_bytes */
-    int64_t last_activity_ms;          /* monotonic */
+    size_t max_msg_bytes;     /* the producer's message.max.bytes */
+    uint64_t dlq_truncated;   /* dead letters cut to fit max_msg_bytes */
+    int64_t last_activity_ms; /* monotonic */
     int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */
     int64_t last_store_ms;
     int64_t last_commit_ms;

@@ -154,10 +154,11 @@ size_t churn_kafka_dlq_fit(const struct churn_output *o, size_t max_msg_bytes)
     size_t fixed = CHURN_KAFKA_MSG_OVERHEAD + o->key.len;
 
     for (size_t i = 0; i < o->header_cnt; i++) {
-        fixed += strlen(o->headers[i].name) + o->headers[i].value.len +
-                 HDR_FRAMING;
+        fixed +=
+            strlen(o->headers[i].name) + o->headers[i].value.len + HDR_FRAMING;
     }
-    if (o->value.len <= max_msg_bytes && fixed <= max_msg_bytes - o->value.len) {
+    if (o->value.len <= max_msg_bytes &&
+        fixed <= max_msg_bytes - o->value.len) {
         return o->value.len;
     }
     /* cut: the two headers that say so, the size with up to 20 digits */
