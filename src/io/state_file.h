@@ -58,6 +58,16 @@ enum churn_err churn_snapshot_load(const char *dir,
                                    struct churn_snapshot_meta *meta,
                                    struct churn_error *err);
 
+/* The same from the bytes of a snapshot file (name for messages). */
+enum churn_err churn_snapshot_read(const void *buf,
+                                   size_t len,
+                                   const char *name,
+                                   int32_t partition,
+                                   const struct churn_config *cfg,
+                                   struct churn_engine **out,
+                                   struct churn_snapshot_meta *meta,
+                                   struct churn_error *err);
+
 /* The path of partition's snapshot in dir (buf of CHURN_PATH_MAX). */
 void churn_snapshot_path(const char *dir,
                          int32_t partition,
