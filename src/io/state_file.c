@@ -282,6 +282,7 @@ static enum churn_err parse(struct reader *r,
     if (eng == NULL) {
         return err != NULL ? err->code : CHURN_ENOMEM;
     }
+    bool last_partition = false;
     for (;;) {
         uint32_t klen = (uint32_t)get_uint(r, 4);
         if (r->bad || klen == END_MARK) {
@@ -295,6 +296,7 @@ static enum churn_err parse(struct reader *r,
             break;
         }
         struct churn_error ierr = { 0 };
+        last_partition = klen == 0;
         rc = churn_engine_import(eng,
                                  (struct churn_str){ (const char *)key, klen },
                                  val, vlen, &ierr);
@@ -307,6 +309,11 @@ static enum churn_err parse(struct reader *r,
     if (r->bad || r->pos != r->len) {
         churn_engine_free(eng);
         return refuse(err, path, "malformed record framing");
+    }
+    if (!last_partition) {
+        /* the partition record closes a state and checks its accounts */
+        churn_engine_free(eng);
+        return refuse(err, path, "the partition record is not last");
     }
     *out = eng;
     return CHURN_OK;

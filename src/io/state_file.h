@@ -11,7 +11,8 @@
  *   "CHURNDSN"  u32 file version  u32 CHURN_STATE_VERSION  i32 partition
  *   u64 checkpoint sequence  i64 changelog offset (-1: none)
  *   u32 topics, each: u16 name length, name, i64 next offset
- *   records, each: u32 key length, key, u8 has value, [u32 length, value]
+ *   records, each: u32 key length, key, u8 has value, [u32 length, value];
+ *   the partition record (empty key) last
  *   u32 0xFFFFFFFF (end)  u64 XXH3-64 of every byte before it
  *
  * Writing is atomic: a temporary file in DIR, fsync, rename over the old
