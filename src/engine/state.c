@@ -339,7 +339,9 @@ static bool times_ok(const struct churn__account *a)
         }
     }
     for (size_t i = 0; i < CHURN_RULE__COUNT; i++) {
-        if (!ms_ok(a->rule_time[i])) {
+        /* a firing rule has the time it started */
+        if (!ms_ok(a->rule_time[i]) ||
+            ((a->firing >> i & 1u) && a->rule_time[i] == INT64_MIN)) {
             return false;
         }
     }
