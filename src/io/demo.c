@@ -247,6 +247,15 @@ int churnd_cmd_demo(int argc, char **argv)
     if (churnd_cli_config(&common, &cfg) != 0) {
         return 2;
     }
+    /* The demo serves HTTP only when asked on the command line: a daemon's
+     * default port may be taken by a running churnd. */
+    bool http_asked = false;
+    for (size_t i = 0; i < common.set_cnt; i++) {
+        http_asked |= strncmp(common.sets[i], "http.listen=", 12) == 0;
+    }
+    if (!http_asked) {
+        cfg.http_listen[0] = '\0';
+    }
     churn_log_setup(common.verbose > 0 ? CHURN_LOG_DEBUG : CHURN_LOG_WARN,
                     cfg.log_format);
 

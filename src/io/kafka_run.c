@@ -11,6 +11,7 @@
  */
 #include "churnd/decode.h"
 #include "io/cli.h"
+#include "io/http.h"
 #include "io/kafka.h"
 
 #include <getopt.h>
@@ -51,6 +52,14 @@ int64_t churn__now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t churn__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 bool churn_kafka_parse_time(const char *s, int64_t *out_ms)
@@ -107,11 +116,21 @@ static void handle_message(struct churn__run *r, rd_kafka_message_t *m)
     tp->at_eof = false;
     if (m->offset < tp->rebuild_until) {
         r->totals.rebuilt++;
+        r->totals.rebuilt_by_topic[tp->topic_idx]++;
     } else {
         r->totals.consumed++;
+        r->totals.consumed_by_topic[tp->topic_idx]++;
     }
-    if (churn_engine_feed(tp->part->eng, m->payload, m->len, &src, &err) !=
-        CHURN_OK) {
+    /* HTTP reads the engine between events (io/http.h) */
+    churn_http_enter(r->http);
+    int64_t t0 = r->http != NULL ? churn__now_ns() : 0;
+    enum churn_err frc =
+        churn_engine_feed(tp->part->eng, m->payload, m->len, &src, &err);
+    if (r->http != NULL) {
+        churn_http_observe_ns(r->http, (uint64_t)(churn__now_ns() - t0));
+    }
+    churn_http_leave(r->http);
+    if (frc != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "partition %s[%d] offset %lld: %s", topic,
                   (int)m->partition, (long long)m->offset, err.msg);
         churn_engine_outputs_clear(tp->part->eng);
@@ -162,7 +181,10 @@ static void finish_all(struct churn__run *r)
         /* Tracked on a pseudo input one below the committable offset, so
          * the offset never moves past these outputs' delivery. */
         src.offset -= 1;
-        if (churn_engine_finish(tp->part->eng, &err) != CHURN_OK) {
+        churn_http_enter(r->http);
+        enum churn_err frc = churn_engine_finish(tp->part->eng, &err);
+        churn_http_leave(r->http);
+        if (frc != CHURN_OK) {
             churn_log(CHURN_LOG_ERROR, "partition %s[%d]: %s", tp->topic,
                       (int)tp->partition, err.msg);
             r->fatal = true;
@@ -216,6 +238,10 @@ static void loop(struct churn__run *r)
         int64_t now = churn__now_ms();
 
         if (m != NULL) {
+            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                r->brokers_down = false; /* a fetch answered */
+            }
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 handle_message(r, m);
                 r->last_activity_ms = now;
@@ -244,6 +270,7 @@ static void loop(struct churn__run *r)
         rd_kafka_poll(r->producer, 0);
         if (now - r->last_store_ms >= 200) {
             churn__in_store(r);
+            churn__ops_tick(r);
             r->last_store_ms = now;
         }
         if (r->manual_commit && now - r->last_commit_ms >= 5000) {
@@ -275,13 +302,15 @@ int churn_kafka_run(const struct churn_config *cfg,
     r.totals.engine.watermark_ms = INT64_MIN;
     install_signals();
 
-    if (churn__out_open(&r, &err) != CHURN_OK ||
+    if (churn__ops_open(&r, &err) != CHURN_OK ||
+        churn__out_open(&r, &err) != CHURN_OK ||
         churn__in_open(&r, &err) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "%s", err.msg);
         code = err.code == CHURN_EINVAL && r.consumer == NULL ? 2 : 1;
         goto out;
     }
     loop(&r);
+    churn_http_set_ready(r.http, false);
     if (r.consumer != NULL) {
         pause_all(&r);
         if (churn__signals() > 0) {
@@ -294,6 +323,7 @@ int churn_kafka_run(const struct churn_config *cfg,
 out:
     churn__in_close(&r);
     churn__out_close(&r);
+    churn__ops_close(&r);
     for (size_t i = 0; i < r.zombie_cnt; i++) {
         churn_track_free(r.zombies[i]);
     }

@@ -211,6 +211,26 @@ static void linger(long secs)
     }
 }
 
+/* SIGHUP: between two lines, the GeoIP database is opened again and
+ * swapped in; a failure keeps the old one. */
+static void reopen_geoip(struct churn_geoip *geo, struct churn_http *http)
+{
+    struct churn_error err = { 0 };
+    enum churn_err rc;
+
+    churn_http_enter(http);
+    rc = churn_geoip_reopen(geo, &err);
+    churn_http_leave(http);
+    if (rc == CHURN_OK) {
+        fprintf(stderr, "churnd replay: SIGHUP: GeoIP database %s re-opened\n",
+                churn_geoip_path(geo));
+    } else {
+        fprintf(stderr,
+                "churnd replay: SIGHUP: %s; keeping the database in use\n",
+                err.msg);
+    }
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -323,6 +343,12 @@ int churnd_cmd_replay(int argc, char **argv)
             goto out;
         }
         churn_http_set_engine(http, eng, &cfg);
+        if (geo != NULL &&
+            churn_http_add_collector(http, churn_geoip_collect, geo, &err) !=
+                CHURN_OK) {
+            fprintf(stderr, "churnd replay: %s\n", err.msg);
+            goto out;
+        }
         fprintf(stderr, "churnd replay: http on %s\n",
                 churn_http_address(http));
     }
@@ -338,6 +364,9 @@ int churnd_cmd_replay(int argc, char **argv)
         goto out;
     }
     churn_http_set_ready(http, true);
+    if (geo != NULL) {
+        churn_geoip_sighup_install();
+    }
     for (;;) {
         const char *line;
         size_t len;
@@ -357,6 +386,9 @@ int churnd_cmd_replay(int argc, char **argv)
             continue;
         }
         truncated_cnt += truncated;
+        if (geo != NULL && churn_geoip_sighup_take()) {
+            reopen_geoip(geo, http);
+        }
         struct churn_source src = {
             input, -1, (int64_t)lineno, -1, { NULL, 0 }
         };

@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,20 @@ class Broker:
         self.stop()
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (the config refuses port 0)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def write_config(path, bootstrap, group, extra=None):
+    """A run config; http.listen is a free loopback port unless extra sets
+    it, as several instances of a test run side by side."""
+    extra = dict(extra or {})
+    extra.setdefault("http.listen", "127.0.0.1:%d" % free_port())
     lines = [
         "kafka.bootstrap.servers = %s" % bootstrap,
         "kafka.group.id = %s" % group,
@@ -90,7 +104,7 @@ def write_config(path, bootstrap, group, extra=None):
         "kafka.consumer.heartbeat.interval.ms = 500",
         "kafka.statistics.interval.ms = 1000",
     ]
-    for k, v in (extra or {}).items():
+    for k, v in extra.items():
         lines.append("%s = %s" % (k, v))
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
