@@ -118,7 +118,11 @@ class Churnd:
         self.log_path = os.path.join(wd or tempfile.gettempdir(),
                                      name + ".log")
         self.logf = open(self.log_path, "w")
-        self.p = subprocess.Popen([CHURND, "run", "-c", config] + list(args),
+        args = list(args)
+        if not any("http.listen" in a for a in args):
+            # several instances may share one config file: a port each
+            args = ["-X", "http.listen=127.0.0.1:%d" % free_port()] + args
+        self.p = subprocess.Popen([CHURND, "run", "-c", config] + args,
                                   stdout=subprocess.DEVNULL, stderr=self.logf)
         self.name = name
 
