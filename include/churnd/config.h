@@ -108,6 +108,7 @@ struct churn_config {
     char output_metrics[CHURN_TOPIC_MAX];
     char output_dlq[CHURN_TOPIC_MAX];
     char output_state[CHURN_TOPIC_MAX]; /* compacted changelog */
+    int64_t output_max_inflight;
     int64_t output_flush_timeout_ms;
 
     /* window. */
@@ -160,6 +161,7 @@ struct churn_config {
     /* state. */
     char state_dir[CHURN_PATH_MAX];
     int64_t state_snapshot_interval_ms;
+    int64_t state_checkpoint_interval_ms;
     size_t state_max_accounts;
     int64_t state_idle_evict_ms;
 

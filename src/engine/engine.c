@@ -174,6 +174,19 @@ static uint64_t id_hash(struct churn_str id)
     return h ? h : 1;
 }
 
+bool churn__dedupe_add(struct churn_engine *eng, uint64_t hash, int64_t ts_ms)
+{
+    return dd_insert(&eng->dedupe, hash, ts_ms, &eng->stats.dedupe_dropped);
+}
+
+void churn__dedupe_clear(struct churn_engine *eng)
+{
+    size_t capacity = eng->dedupe.capacity;
+
+    dd_release(&eng->dedupe);
+    eng->dedupe.capacity = capacity;
+}
+
 /* ---- reorder heap: (ts, event_id, seq) order ---- */
 
 static int pending_cmp(const struct churn__pending *a,
@@ -282,6 +295,33 @@ static bool pending_make(struct churn__pending *p,
     return true;
 }
 
+bool churn__pending_add(struct churn_engine *eng,
+                        const struct churn_event *ev,
+                        uint64_t seq)
+{
+    struct churn__pending p;
+
+    if (!pending_make(&p, ev, seq) || !heap_push(&eng->pending, &p)) {
+        free(p.buf);
+        return false;
+    }
+    return true;
+}
+
+void churn__pending_clear(struct churn_engine *eng)
+{
+    for (size_t i = 0; i < eng->pending.cnt; i++) {
+        free(eng->pending.v[i].buf);
+    }
+    eng->pending.cnt = 0;
+}
+
+static void on_evict(void *ctx, struct churn__account *acc)
+{
+    churn__metrics_evict(ctx, acc);
+    churn__state_removed(ctx, acc);
+}
+
 /* ---- lifecycle ---- */
 
 struct churn_engine *churn_engine_new(const struct churn_config *cfg,
@@ -330,7 +370,7 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
         churn_error_set(err, CHURN_ENOMEM, "cannot allocate the engine");
         return NULL;
     }
-    churn__table_on_evict(eng->accounts, churn__metrics_evict, eng);
+    churn__table_on_evict(eng->accounts, on_evict, eng);
     return eng;
 }
 
@@ -347,6 +387,7 @@ void churn_engine_free(struct churn_engine *eng)
     }
     free(eng->pending.v);
     churn__intern_release(&eng->intern);
+    churn__ww_release(&eng->removed);
     churn__outq_release(&eng->out);
     churn__jw_release(&eng->jw);
     free(eng->cohort);
@@ -653,6 +694,7 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
         if (acc->first_ms >= at_ms || is_closed(acc)) {
             continue;
         }
+        acc->changed = 1;
         churn__figures_compute(eng, acc, boundary, &f);
         if (!f.insufficient && f.base_daily_mean > 0) {
             double seats = acc->seats > 0 ? acc->seats : 1;
@@ -848,10 +890,7 @@ static enum churn_err accept_event(struct churn_engine *eng,
     if (churn_event_family(ev->type) == CHURN_FAM_USAGE) {
         apply_usage(eng, acc, ev, b);
     } else {
-        struct churn__pending p;
-        if (!pending_make(&p, ev, eng->seq++) ||
-            !heap_push(&eng->pending, &p)) {
-            free(p.buf);
+        if (!churn__pending_add(eng, ev, eng->seq++)) {
             return churn_error_set(err, CHURN_ENOMEM, "reorder: out of memory");
         }
     }
