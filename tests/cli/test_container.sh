@@ -63,6 +63,9 @@ def owner(path):
         if r.returncode == 0:
             return r.stdout.split(":")[0].split(",")[0].strip()
     return None
+# a sanitizer build (build-asan) also needs the sanitizers' runtimes,
+# which a release image does not
+needed = [l for l in needed if not re.match(r"lib(a|ub|l|t)san\.", l)]
 pkgs = set()
 for lib in needed:
     o = owner(ldd.get(lib, lib))
