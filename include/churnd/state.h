@@ -51,6 +51,10 @@ typedef enum churn_err (*churn_state_fn)(void *ctx,
  * churn_engine_export(everything = false). Off after churn_engine_new. */
 void churn_engine_track_changes(struct churn_engine *eng, bool on);
 
+/* Counts every account as changed: the next export of changes writes the
+ * whole state (after a changelog write that was not acknowledged). */
+void churn_engine_changed_all(struct churn_engine *eng);
+
 /*
  * Calls fn for the state's records, the partition record last: every
  * account (everything: a snapshot; changes are left as they are), or the

@@ -633,9 +633,20 @@ static enum churn_err import_partition(struct churn_engine *eng,
 
 /* ---- the API ---- */
 
+static void mark_changed(void *ctx, struct churn__account *acc)
+{
+    (void)ctx;
+    acc->changed = 1;
+}
+
 void churn_engine_track_changes(struct churn_engine *eng, bool on)
 {
     eng->track_changes = on;
+}
+
+void churn_engine_changed_all(struct churn_engine *eng)
+{
+    churn__table_each(eng->accounts, mark_changed, NULL);
 }
 
 void churn__state_removed(struct churn_engine *eng,
@@ -676,12 +687,6 @@ static void export_account(void *ctx, struct churn__account *acc)
     }
     x->rc = x->fn(x->ctx, (struct churn_str){ acc->id, acc->id_len }, x->w.p,
                   x->w.len, x->err);
-}
-
-static void mark_changed(void *ctx, struct churn__account *acc)
-{
-    (void)ctx;
-    acc->changed = 1;
 }
 
 enum churn_err churn_engine_export(struct churn_engine *eng,

@@ -40,7 +40,17 @@ struct churn__kview {
     struct churn_kafka_totals totals;
     uint64_t inflight;
     int brokers, brokers_up;
-    bool ready;
+    uint64_t pauses;
+    /* durable state (kafka_state.c) */
+    uint64_t checkpoints, checkpoint_failures, snapshots, snapshot_failures;
+    uint64_t restored_snapshot, restored_changelog, restore_refused;
+    uint64_t cl_inflight;
+};
+
+/* A counter of the view and its label value. */
+struct view_counter {
+    const char *value;
+    size_t off;
 };
 
 static void
@@ -182,6 +192,56 @@ static void collect(void *ctx, struct churn_prom *p)
                       "loop waited (back-pressure)");
     churn_prom_sample(p, "churnd_producer_queue_full_total", NULL,
                       (double)v->totals.queue_full);
+    churn_prom_family(p, "churnd_consumer_pauses_total", "counter",
+                      "times consumption was paused because too many "
+                      "outputs were unacknowledged");
+    churn_prom_sample(p, "churnd_consumer_pauses_total", NULL,
+                      (double)v->pauses);
+    static const struct view_counter cps[] = {
+        { "ok", offsetof(struct churn__kview, checkpoints) },
+        { "failed", offsetof(struct churn__kview, checkpoint_failures) },
+    };
+    static const struct view_counter snaps[] = {
+        { "ok", offsetof(struct churn__kview, snapshots) },
+        { "failed", offsetof(struct churn__kview, snapshot_failures) },
+    };
+    static const struct view_counter restores[] = {
+        { "snapshot", offsetof(struct churn__kview, restored_snapshot) },
+        { "changelog", offsetof(struct churn__kview, restored_changelog) },
+        { "refused", offsetof(struct churn__kview, restore_refused) },
+    };
+    static const struct {
+        const char *name, *help, *label;
+        const struct view_counter *rows;
+        size_t cnt;
+    } state_fams[] = {
+        { "churnd_state_checkpoints_total",
+          "state checkpoints written to the changelog topic, by result",
+          "result", cps, 2 },
+        { "churnd_state_snapshots_total",
+          "state snapshots written to state.dir, by result", "result", snaps,
+          2 },
+        { "churnd_state_restores_total",
+          "partition states restored on assignment, by source (refused: a "
+          "corrupt or mismatched snapshot or changelog, rebuilt instead)",
+          "source", restores, 3 },
+    };
+    for (size_t k = 0; k < sizeof(state_fams) / sizeof(state_fams[0]); k++) {
+        churn_prom_family(p, state_fams[k].name, "counter", state_fams[k].help);
+        for (size_t i = 0; i < state_fams[k].cnt; i++) {
+            const struct view_counter *row = &state_fams[k].rows[i];
+            uint64_t x;
+            memcpy(&x, (const char *)v + row->off, sizeof(x));
+            churn_prom_sample(
+                p, state_fams[k].name,
+                (const char *[]){ state_fams[k].label, row->value, NULL },
+                (double)x);
+        }
+    }
+    churn_prom_family(p, "churnd_state_changelog_inflight", "gauge",
+                      "changelog records produced and not yet acknowledged");
+    churn_prom_sample(p, "churnd_state_changelog_inflight", NULL,
+                      (double)v->cl_inflight);
     churn_prom_family(p, "churnd_kafka_deliveries_inflight", "gauge",
                       "outputs produced and not yet acknowledged");
     churn_prom_sample(p, "churnd_kafka_deliveries_inflight", NULL,
@@ -236,15 +296,21 @@ struct churn_engine *churn__ops_engine_new(struct churn__run *r,
                                            int32_t partition,
                                            struct churn_error *err)
 {
-    struct churn_engine *eng = churn_engine_new(
-        r->cfg, r->geo != NULL ? churn_geoip_lookup : NULL, r->geo, err);
+    (void)partition;
+    return churn_engine_new(r->cfg,
+                            r->geo != NULL ? churn_geoip_lookup : NULL, r->geo,
+                            err);
+}
 
-    if (eng != NULL && churn_http_add_engine(r->http, eng, partition, r->cfg,
-                                             err) != CHURN_OK) {
-        churn_engine_free(eng);
-        eng = NULL;
-    }
-    return eng;
+enum churn_err churn__ops_engine_serve(struct churn__run *r,
+                                       struct churn_engine *eng,
+                                       int32_t partition,
+                                       struct churn_error *err)
+{
+    /* a snapshot's engine comes without a lookup */
+    churn_engine_set_geo(eng, r->geo != NULL ? churn_geoip_lookup : NULL,
+                         r->geo);
+    return churn_http_add_engine(r->http, eng, partition, r->cfg, err);
 }
 
 void churn__ops_engine_free(struct churn__run *r, struct churn_engine *eng)
@@ -333,7 +399,7 @@ static void publish(struct churn__run *r,
                 row->committed = l->committed;
             }
         }
-        row->paused = tp->paused;
+        row->paused = r->paused; /* back-pressure pauses every partition */
         row->rebuilding =
             row->position >= 0 && row->position < tp->rebuild_until;
         v->inflight += churn_track_inflight(tp->track);
@@ -342,6 +408,15 @@ static void publish(struct churn__run *r,
     v->totals = r->totals;
     v->brokers = r->lags.brokers;
     v->brokers_up = r->lags.brokers_up;
+    v->pauses = r->pauses;
+    v->checkpoints = r->checkpoints;
+    v->checkpoint_failures = r->checkpoint_failures;
+    v->snapshots = r->snapshots;
+    v->snapshot_failures = r->snapshot_failures;
+    v->restored_snapshot = r->restored_snapshot;
+    v->restored_changelog = r->restored_changelog;
+    v->restore_refused = r->restore_refused;
+    v->cl_inflight = r->cl_inflight;
 }
 
 void churn__ops_tick(struct churn__run *r)

@@ -114,6 +114,7 @@ static void handle_message(struct churn__run *r, rd_kafka_message_t *m)
     src.timestamp_ms = rd_kafka_message_timestamp(m, &tstype);
     src.key = (struct churn_str){ m->key, m->key_len };
     tp->at_eof = false;
+    tp->next = m->offset + 1;
     if (m->offset < tp->rebuild_until) {
         r->totals.rebuilt++;
         r->totals.rebuilt_by_topic[tp->topic_idx]++;
@@ -230,6 +231,49 @@ static void pause_all(struct churn__run *r)
     }
 }
 
+static void resume_all(struct churn__run *r)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+
+    if (rd_kafka_assignment(r->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_resume_partitions(r->consumer, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+}
+
+static uint64_t inflight(const struct churn__run *r)
+{
+    uint64_t n = 0;
+
+    for (size_t i = 0; i < r->tp_cnt; i++) {
+        n += churn_track_inflight(r->tps[i]->track);
+    }
+    return n;
+}
+
+/* Back-pressure: past output.max_inflight unacknowledged outputs, fetching
+ * pauses (the consumer is still polled, so the group membership holds)
+ * until half of them are acknowledged. */
+static void pace(struct churn__run *r)
+{
+    uint64_t n = inflight(r);
+    uint64_t max = (uint64_t)r->cfg->output_max_inflight;
+
+    if (!r->paused && n >= max) {
+        pause_all(r);
+        r->paused = true;
+        r->pauses++;
+        churn_log(CHURN_LOG_WARN,
+                  "%llu outputs unacknowledged (output.max_inflight %llu): "
+                  "consumption paused",
+                  (unsigned long long)n, (unsigned long long)max);
+    } else if (r->paused && n <= max / 2) {
+        resume_all(r);
+        r->paused = false;
+        churn_log(CHURN_LOG_INFO, "outputs acknowledged: consumption resumed");
+    }
+}
+
 static void loop(struct churn__run *r)
 {
     r->last_activity_ms = churn__now_ms();
@@ -267,7 +311,9 @@ static void loop(struct churn__run *r)
             }
             rd_kafka_message_destroy(m);
         }
-        rd_kafka_poll(r->producer, 0);
+        rd_kafka_poll(r->producer, r->paused ? 50 : 0);
+        pace(r);
+        churn__state_tick(r, now);
         if (now - r->last_store_ms >= 200) {
             churn__in_store(r);
             churn__ops_tick(r);
@@ -300,6 +346,8 @@ int churn_kafka_run(const struct churn_config *cfg,
     r.cfg = cfg;
     r.opts = opts;
     r.totals.engine.watermark_ms = INT64_MIN;
+    r.cl_last_offset = -1;
+    r.last_checkpoint_ms = churn__now_ms();
     install_signals();
 
     if (churn__ops_open(&r, &err) != CHURN_OK ||
@@ -322,6 +370,7 @@ int churn_kafka_run(const struct churn_config *cfg,
     code = r.fatal ? 1 : 0;
 out:
     churn__in_close(&r);
+    churn__state_close(&r);
     churn__out_close(&r);
     churn__ops_close(&r);
     for (size_t i = 0; i < r.zombie_cnt; i++) {

@@ -36,6 +36,7 @@ struct writer {
     FILE *f;
     XXH3_state_t *h;
     bool failed;
+    int err; /* errno of the failure */
 };
 
 static void put(struct writer *w, const void *p, size_t n)
@@ -45,6 +46,7 @@ static void put(struct writer *w, const void *p, size_t n)
     }
     if (fwrite(p, 1, n, w->f) != n) {
         w->failed = true;
+        w->err = errno;
         return;
     }
     XXH3_64bits_update(w->h, p, n);
@@ -79,10 +81,8 @@ static enum churn_err put_record(void *ctx,
                      : CHURN_OK;
 }
 
-static enum churn_err io_error(struct churn_error *err,
-                               const char *what,
-                               const char *path,
-                               int e)
+static enum churn_err
+io_error(struct churn_error *err, const char *what, const char *path, int e)
 {
     return churn_error_set(err, CHURN_EIO, "snapshot %s: %s: %s", path, what,
                            strerror(e));
@@ -143,23 +143,25 @@ enum churn_err churn_snapshot_write(const char *dir,
         }
         if (fwrite(b, 1, 8, w.f) != 8) {
             w.failed = true;
+            w.err = errno;
         }
     }
     if (!w.failed && fflush(w.f) != 0) {
         w.failed = true;
+        w.err = errno;
     }
-    e = errno;
     if (!w.failed && fsync(fileno(w.f)) != 0) {
-        e = errno;
         w.failed = true;
+        w.err = errno;
     }
     if (fclose(w.f) != 0 && !w.failed) {
-        e = errno;
         w.failed = true;
+        w.err = errno;
     }
     XXH3_freeState(w.h);
-    if (rc == CHURN_OK && w.failed) {
-        rc = io_error(err, "cannot write", tmp, e != 0 ? e : EIO);
+    if (w.failed || (rc == CHURN_EIO && w.err != 0)) {
+        rc = io_error(err, "cannot write", tmp,
+                      w.err != 0 ? w.err : (e != 0 ? e : EIO));
     } else if (rc != CHURN_OK) {
         rc = churn_error_set(err, rc, "snapshot %s: %s", tmp, werr.msg);
     }
@@ -214,9 +216,8 @@ static uint64_t get_uint(struct reader *r, unsigned n)
     return v;
 }
 
-static enum churn_err refuse(struct churn_error *err,
-                             const char *path,
-                             const char *why)
+static enum churn_err
+refuse(struct churn_error *err, const char *path, const char *why)
 {
     return churn_error_set(err, CHURN_EFORMAT, "snapshot %s refused: %s", path,
                            why);

@@ -49,7 +49,12 @@ class Broker:
 
     def __init__(self, brokers=1, topics=None):
         args = [MOCKBROKER, "--brokers", str(brokers)]
-        for name, parts in (topics or {}).items():
+        topics = dict(topics or {})
+        # The changelog is co-partitioned with the input, as a deployment
+        # creates it (the mock broker would auto-create it with 4).
+        if "churn.events" in topics and "churn.state" not in topics:
+            topics["churn.state"] = topics["churn.events"]
+        for name, parts in topics.items():
             args += ["--topic", "%s:%d" % (name, parts)]
         self.p = subprocess.Popen(args, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, text=True)

@@ -33,7 +33,7 @@ def sigterm_restart(b, wd):
     d = cl.Churnd(cfg, ["--idle-exit", "3000"], "second", wd)
     prod.finish()
     assert d.wait(120) == 0, d.log()
-    assert "rebuilding state" in d.log()
+    assert "state restored (changelog)" in d.log(), d.log()
     cl.check_complete(b.bootstrap, "rs-1", "churn.events", wd)
 
 
