@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "io/geoip.h"
+
 #include "io/http.h"
 
 #include <arpa/inet.h>

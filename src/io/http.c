@@ -295,8 +295,8 @@ static void render(struct churn_http *h, struct churn_prom *p)
     for (int r = 1; r < CHURN_REASON__COUNT; r++) {
         churn_prom_sample(
             p, "churnd_dead_letters_total",
-            (const char *[]){ "reason",
-                              churn_reason_name((enum churn_reason)r), NULL },
+            (const char *[]){ "reason", churn_reason_name((enum churn_reason)r),
+                              NULL },
             (double)st.by_reason[r]);
     }
     if (eng0 != NULL) {
@@ -343,7 +343,8 @@ static void render(struct churn_http *h, struct churn_prom *p)
     }
     one(p, "churnd_metrics_records_total", "counter",
         "SaaS metrics records emitted", (double)st.metrics);
-    one(p, "churnd_accounts", "gauge", "accounts in state", (double)st.accounts);
+    one(p, "churnd_accounts", "gauge", "accounts in state",
+        (double)st.accounts);
     if (eng0 != NULL) {
         one(p, "churnd_account_state_bytes", "gauge",
             "fixed bytes of state per account",
@@ -731,9 +732,8 @@ get_account(struct churn_http *h, struct MHD_Connection *c, const char *raw)
     req_lock(h);
     have_engine = h->eng_cnt > 0;
     for (size_t i = 0; i < h->eng_cnt && n > 0 && rc == CHURN_OK; i++) {
-        rc = churn_engine_describe_account(h->engs[i].eng,
-                                           (struct churn_str){ id, n }, &json,
-                                           &len, &err);
+        rc = churn_engine_describe_account(
+            h->engs[i].eng, (struct churn_str){ id, n }, &json, &len, &err);
         if (json != NULL) {
             partition = h->engs[i].partition;
             break;
@@ -750,8 +750,8 @@ get_account(struct churn_http *h, struct MHD_Connection *c, const char *raw)
         r = reply_json_error(c, MHD_HTTP_NOT_FOUND, "unknown account", id, n);
     } else {
         /* describe's buffer is malloc'ed: MHD frees it */
-        struct MHD_Response *resp = MHD_create_response_from_buffer(
-            len, json, MHD_RESPMEM_MUST_FREE);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, json, MHD_RESPMEM_MUST_FREE);
         char pbuf[16];
         if (resp == NULL) {
             free(json);

@@ -53,9 +53,10 @@ struct view_counter {
     size_t off;
 };
 
-static void
-series(struct churn_prom *p, const char *name, const struct view_row *row,
-       double v)
+static void series(struct churn_prom *p,
+                   const char *name,
+                   const struct view_row *row,
+                   double v)
 {
     char part[16];
 
@@ -297,9 +298,8 @@ struct churn_engine *churn__ops_engine_new(struct churn__run *r,
                                            struct churn_error *err)
 {
     (void)partition;
-    return churn_engine_new(r->cfg,
-                            r->geo != NULL ? churn_geoip_lookup : NULL, r->geo,
-                            err);
+    return churn_engine_new(r->cfg, r->geo != NULL ? churn_geoip_lookup : NULL,
+                            r->geo, err);
 }
 
 enum churn_err churn__ops_engine_serve(struct churn__run *r,

@@ -349,9 +349,8 @@ int churnd_cmd_replay(int argc, char **argv)
             goto out;
         }
         churn_http_set_engine(http, eng, &cfg);
-        if (geo != NULL &&
-            churn_http_add_collector(http, churn_geoip_collect, geo, &err) !=
-                CHURN_OK) {
+        if (geo != NULL && churn_http_add_collector(http, churn_geoip_collect,
+                                                    geo, &err) != CHURN_OK) {
             fprintf(stderr, "churnd replay: %s\n", err.msg);
             goto out;
         }
