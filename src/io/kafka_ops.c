@@ -399,6 +399,10 @@ static void publish(struct churn__run *r,
                 row->committed = l->committed;
             }
         }
+        if (row->position < 0 && row->committed >= 0) {
+            /* nothing fetched yet: fetching starts at the committed offset */
+            row->position = row->committed;
+        }
         row->paused = r->paused; /* back-pressure pauses every partition */
         row->rebuilding =
             row->position >= 0 && row->position < tp->rebuild_until;
