@@ -282,6 +282,7 @@ static enum churn_err parse(struct reader *r,
     if (eng == NULL) {
         return err != NULL ? err->code : CHURN_ENOMEM;
     }
+    bool last_partition = false;
     for (;;) {
         uint32_t klen = (uint32_t)get_uint(r, 4);
         if (r->bad || klen == END_MARK) {
@@ -295,6 +296,7 @@ static enum churn_err parse(struct reader *r,
             break;
         }
         struct churn_error ierr = { 0 };
+        last_partition = klen == 0;
         rc = churn_engine_import(eng,
                                  (struct churn_str){ (const char *)key, klen },
                                  val, vlen, &ierr);
@@ -308,8 +310,31 @@ static enum churn_err parse(struct reader *r,
         churn_engine_free(eng);
         return refuse(err, path, "malformed record framing");
     }
+    if (!last_partition) {
+        /* the partition record closes a state and checks its accounts */
+        churn_engine_free(eng);
+        return refuse(err, path, "the partition record is not last");
+    }
     *out = eng;
     return CHURN_OK;
+}
+
+enum churn_err churn_snapshot_read(const void *buf,
+                                   size_t len,
+                                   const char *name,
+                                   int32_t partition,
+                                   const struct churn_config *cfg,
+                                   struct churn_engine **out,
+                                   struct churn_snapshot_meta *meta,
+                                   struct churn_error *err)
+{
+    struct reader r = { buf, len, 0, false };
+
+    *out = NULL;
+    if (len == 0) {
+        return refuse(err, name, "empty file");
+    }
+    return parse(&r, name, partition, cfg, out, meta, err);
 }
 
 enum churn_err churn_snapshot_load(const char *dir,
@@ -340,14 +365,18 @@ enum churn_err churn_snapshot_load(const char *dir,
         close(fd);
         return refuse(err, path, "empty file");
     }
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return refuse(err, path, "too large");
+    }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     e = errno;
     close(fd);
     if (map == MAP_FAILED) {
         return io_error(err, "cannot map", path, e);
     }
-    struct reader r = { map, (size_t)st.st_size, 0, false };
-    enum churn_err rc = parse(&r, path, partition, cfg, out, meta, err);
+    enum churn_err rc = churn_snapshot_read(map, (size_t)st.st_size, path,
+                                            partition, cfg, out, meta, err);
     munmap(map, (size_t)st.st_size);
     return rc;
 }
