@@ -293,8 +293,14 @@ static const struct key_desc keys[] = {
         .def = "90d",
         .doc = "evict accounts idle this long; 0 = never",
     },
-    STR("http.listen", KT_LISTEN, http_listen,
-        "host:port for /metrics, /healthz, /readyz; empty = off"),
+    {
+        .name = "http.listen",
+        .type = KT_LISTEN,
+        AT(http_listen),
+        .def = "127.0.0.1:9476",
+        .doc = "run: host:port for /metrics, /healthz, /readyz, /accounts; "
+               "empty = off",
+    },
     DUR("metrics.period", metrics_period_ms, MS_MIN, 31 * MS_DAY, "1d",
         "period of the SaaS metrics output"),
     ENUM("metrics.churn_at", metrics_churn_at, churn_at_names, "cancel",

@@ -374,6 +374,14 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     return eng;
 }
 
+void churn_engine_set_geo(struct churn_engine *eng,
+                          churn_geo_fn geo,
+                          void *geo_ctx)
+{
+    eng->geo = geo;
+    eng->geo_ctx = geo_ctx;
+}
+
 void churn_engine_free(struct churn_engine *eng)
 {
     if (eng == NULL) {

@@ -57,6 +57,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
         }
         return;
     }
+    for (int t = 0; t < CHURN_TOPIC__COUNT; t++) {
+        if (r->out_rkt[t] == msg->rkt) {
+            (ok ? r->totals.delivered_by_topic
+                : r->totals.failed_by_topic)[t]++;
+        }
+    }
     if (!ok) {
         /* The first failures say why; the rest would only repeat it. */
         if (r->failed_deliveries++ < 5) {
@@ -231,6 +237,7 @@ static rd_kafka_resp_err_t produce_one(struct churn__run *r,
         }
         if (!waited) {
             churn_log(CHURN_LOG_DEBUG, "producer queue full, waiting");
+            r->totals.queue_full++;
             waited = true;
         }
         rd_kafka_poll(r->producer, 100);
@@ -280,6 +287,7 @@ enum churn_err churn__out_produce(struct churn__run *r,
         rd_kafka_resp_err_t e = produce_one(r, &outs[i], value_len, tk);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             churn_track_abandon(tk, (uint32_t)(cnt - i));
+            r->totals.failed_by_topic[outs[i].topic]++;
             churn_engine_outputs_clear(eng);
             r->fatal = true;
             return churn_error_set(
@@ -290,6 +298,7 @@ enum churn_err churn__out_produce(struct churn__run *r,
                 topic_label(outs[i].topic), rd_kafka_err2str(e));
         }
         r->totals.produced++;
+        r->totals.produced_by_topic[outs[i].topic]++;
     }
     churn_engine_outputs_clear(eng);
     return CHURN_OK;
