@@ -27,6 +27,7 @@
  * engine rejects) is logged and the state is rebuilt, never loaded half.
  */
 #include "churnd/state.h"
+#include "io/http.h"
 #include "io/kafka.h"
 #include "io/state_file.h"
 
@@ -273,8 +274,11 @@ write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
         b_add(&c.payload, r->cfg->input_topics[i], n);
         b_uint(&c.payload, (uint64_t)off[i], 8);
     }
+    /* the export clears change marks: no reader may see it half done */
+    churn_http_enter(r->http);
     bool ok =
         churn_engine_export(p->eng, false, cp_record, &c, &err) == CHURN_OK;
+    churn_http_leave(r->http);
     if (!ok) {
         churn_log(CHURN_LOG_ERROR, "partition %d: checkpoint: %s",
                   (int)p->partition, err.msg);
