@@ -572,7 +572,11 @@ static void release(struct churn__run *r,
                   "their new owner reprocesses from the last commit",
                   parts->cnt);
     } else {
-        /* The new owner starts from this state: write it out first. */
+        /* Commit at once (the group is waiting, and a slow revoke makes
+         * the commit fail with a stale generation), then checkpoint: the
+         * new owner starts from that state. Should the checkpoint fail, it
+         * starts from an older one and repeats outputs, never loses any. */
+        commit_sync(r, parts);
         for (size_t k = 0; k < r->part_cnt; k++) {
             struct churn__part *pt = r->parts[k];
             bool revoked = false;
@@ -585,7 +589,6 @@ static void release(struct churn__run *r,
                           (int)pt->partition);
             }
         }
-        commit_sync(r, parts);
     }
     for (int i = 0; i < parts->cnt; i++) {
         struct churn__tp *tp =

@@ -583,6 +583,8 @@ static rd_kafka_t *restorer(struct churn__run *r)
     }
     /* assign() only: it never joins the group nor commits */
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+    /* a restore runs inside the rebalance: do not idle in fetches */
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", NULL, 0);
     rd_kafka_conf_set_log_cb(conf, churn__kafka_log_cb);
     r->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (r->restorer == NULL) {
@@ -626,8 +628,9 @@ static void read_changelog(struct restore *x, int64_t from)
         return;
     }
     int64_t quiet_since = churn__now_ms();
+    int64_t expect = from; /* the log is read once, in offset order */
     uint64_t n = 0;
-    while (!x->failed && churn__signals() == 0) {
+    while (!x->failed && churn__signals() == 0 && expect < hi) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (m == NULL) {
             if (churn__now_ms() - quiet_since > 30000) {
@@ -636,27 +639,26 @@ static void read_changelog(struct restore *x, int64_t from)
             continue;
         }
         quiet_since = churn__now_ms();
-        bool end = false;
-        if (m->rkt != NULL && (m->partition != x->p->partition ||
-                               strcmp(rd_kafka_topic_name(m->rkt), topic))) {
-            /* left over from the previous partition's read */
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            end = true;
+        /* An earlier read of this reader (another partition, or this one
+         * before) can leave messages and end-of-partition events queued:
+         * only this partition's offsets from `expect` on count. */
+        bool ours = m->rkt != NULL && m->partition == x->p->partition &&
+                    strcmp(rd_kafka_topic_name(m->rkt), topic) == 0;
+        if (!ours) {
+            /* left over */
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->offset >= hi) {
+                expect = hi; /* the end, as it was when the read began */
+            }
         } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             churn_log(CHURN_LOG_WARN, "changelog %s[%d]: %s", topic,
                       (int)x->p->partition, rd_kafka_message_errstr(m));
-        } else {
+        } else if (m->offset >= expect) {
             on_record(x, m);
             n++;
-            end = m->offset >= hi - 1;
+            expect = m->offset + 1;
         }
         rd_kafka_message_destroy(m);
-        if (end) {
-            break;
-        }
     }
     rd_kafka_assign(rk, NULL);
     churn_log(CHURN_LOG_INFO,
