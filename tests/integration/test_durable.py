@@ -10,7 +10,9 @@
   changelog instead) and the disk is full for one snapshot (the previous
   snapshot stays, churnd carries on);
 - SIGTERM while a rebalance is in progress drains and exits 0, and the
-  survivor completes the stream.
+  survivor completes the stream;
+- with slow acknowledgements and a small output.max_inflight, consumption
+  pauses and resumes (back-pressure) and nothing is lost.
 """
 import os
 import random
@@ -103,7 +105,30 @@ def sigterm_in_rebalance(b, wd):
     cl.check_complete(b.bootstrap, "tr", "churn.events", wd)
 
 
+def backpressure(b, wd):
+    """Slow acknowledgements and a small output.max_inflight: consumption
+    pauses (log and metric) instead of queueing without bound, and resumes;
+    nothing is lost."""
+    records = cl.gen_events(accounts=40, days=45, seed=31)
+    cl.produce_py(b.bootstrap, "churn.events", records)
+    cfg = cl.write_config(os.path.join(wd, "b.conf"), b.bootstrap, "bp", {
+        "output.max_inflight": "100",
+    })
+    b.cmd("rtt -1 300")
+    d = cl.Churnd(cfg, ["--idle-exit", "4000"], "bp", wd)
+    d.wait_log("consumption paused", 60)
+    b.cmd("rtt -1 0")
+    assert d.wait(180) == 0, d.log()
+    log = d.log()
+    assert "consumption resumed" in log, log
+    cl.log("back-pressure: paused %d times" %
+           log.count("consumption paused"))
+    cl.check_complete(b.bootstrap, "bp", "churn.events", wd)
+
+
 def test():
+    with cl.Broker(brokers=1, topics=TOPICS) as b:
+        backpressure(b, cl.workdir("durable-backpressure"))
     with cl.Broker(brokers=1, topics=TOPICS) as b:
         kill9(b, cl.workdir("durable-kill9"))
     with cl.Broker(brokers=1, topics=TOPICS) as b:
