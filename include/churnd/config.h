@@ -101,6 +101,8 @@ struct churn_config {
     int64_t input_dedupe_horizon_ms; /* input.dedupe_horizon */
     size_t input_dedupe_capacity;    /* input.dedupe_capacity, ids */
     int64_t input_allowed_lateness_ms;
+    int64_t input_max_future_ms; /* input.max_future, 0 = off */
+    int64_t input_max_jump_ms;   /* input.max_jump, 0 = off */
 
     /* output. */
     char output_signals[CHURN_TOPIC_MAX];
@@ -108,6 +110,7 @@ struct churn_config {
     char output_metrics[CHURN_TOPIC_MAX];
     char output_dlq[CHURN_TOPIC_MAX];
     char output_state[CHURN_TOPIC_MAX]; /* compacted changelog */
+    int64_t output_max_inflight;
     int64_t output_flush_timeout_ms;
 
     /* window. */
@@ -164,6 +167,7 @@ struct churn_config {
     /* state. */
     char state_dir[CHURN_PATH_MAX];
     int64_t state_snapshot_interval_ms;
+    int64_t state_checkpoint_interval_ms;
     size_t state_max_accounts;
     int64_t state_idle_evict_ms;
 

@@ -17,6 +17,7 @@ enum churn_err {
     CHURN_ELATE,   /* event older than the watermark allows */
     CHURN_EIO,     /* a read, write or broker operation failed */
     CHURN_ELIMIT,  /* a configured bound was reached */
+    CHURN_EFORMAT, /* stored state is malformed, foreign or inconsistent */
 };
 
 /*

@@ -164,6 +164,12 @@ static const struct key_desc keys[] = {
         "1000000", "most event ids remembered at once; 0 = no dedupe"),
     DUR("input.allowed_lateness", input_allowed_lateness_ms, 0, 7 * MS_DAY,
         "1h", "how far behind the newest event time an event may arrive"),
+    DUR("input.max_future", input_max_future_ms, 0, 3650 * MS_DAY, "1h",
+        "how far ahead of its Kafka message timestamp an event time may be; "
+        "0 = off"),
+    DUR("input.max_jump", input_max_jump_ms, 0, 3650 * MS_DAY, "180d",
+        "without a message timestamp (replay), how far ahead of the newest "
+        "event time an event may be; 0 = off"),
     TOPIC("output.signals", output_signals, "churn.signals",
           "topic for score signals"),
     TOPIC("output.alerts", output_alerts, "churn.alerts",
@@ -172,8 +178,16 @@ static const struct key_desc keys[] = {
           "topic for periodic SaaS metrics"),
     TOPIC("output.dlq", output_dlq, "churn.dlq",
           "topic for dead letters (rejected input)"),
-    TOPIC("output.state", output_state, "churn.state",
-          "compacted changelog topic for account state"),
+    {
+        .name = "output.state",
+        .type = KT_TOPIC,
+        AT(output_state),
+        .zero_ok = true,
+        .def = "churn.state",
+        .doc = "compacted changelog topic for account state; empty = none",
+    },
+    INT("output.max_inflight", output_max_inflight, 100, 10000000, "50000",
+        "outputs awaiting acknowledgement before consumption pauses"),
     DUR("output.flush_timeout", output_flush_timeout_ms, MS_SEC, 10 * MS_MIN,
         "30s", "on shutdown, how long to wait for outputs to be delivered"),
     DUR("window.bucket", window_bucket_ms, MS_MIN, 7 * MS_DAY, "1d",
@@ -277,6 +291,9 @@ static const struct key_desc keys[] = {
         "directory for state snapshots; empty = no snapshots"),
     DUR("state.snapshot_interval", state_snapshot_interval_ms, MS_SEC, MS_DAY,
         "1m", "how often state is snapshotted"),
+    DUR("state.checkpoint_interval", state_checkpoint_interval_ms, MS_SEC,
+        MS_HOUR, "10s",
+        "how often changed state goes to the changelog with its offsets"),
     INT("state.max_accounts", state_max_accounts, 1, 100000000, "2000000",
         "most accounts kept in memory"),
     {
@@ -289,8 +306,14 @@ static const struct key_desc keys[] = {
         .def = "90d",
         .doc = "evict accounts idle this long; 0 = never",
     },
-    STR("http.listen", KT_LISTEN, http_listen,
-        "host:port for /metrics, /healthz, /readyz; empty = off"),
+    {
+        .name = "http.listen",
+        .type = KT_LISTEN,
+        AT(http_listen),
+        .def = "127.0.0.1:9476",
+        .doc = "run: host:port for /metrics, /healthz, /readyz, /accounts; "
+               "empty = off",
+    },
     DUR("metrics.period", metrics_period_ms, MS_MIN, 31 * MS_DAY, "1d",
         "period of the SaaS metrics output"),
     ENUM("metrics.churn_at", metrics_churn_at, churn_at_names, "cancel",
@@ -766,7 +789,8 @@ static bool is_listen_addr(struct churn_str s)
 static bool allows_empty(const struct key_desc *k)
 {
     return k->type == KT_PATH || k->type == KT_LISTEN ||
-           ((k->type == KT_TOPICS || k->type == KT_NAMES) && k->min == 0);
+           ((k->type == KT_TOPICS || k->type == KT_NAMES) && k->min == 0) ||
+           (k->type == KT_TOPIC && k->zero_ok);
 }
 
 static enum churn_err bad_value(const struct key_desc *k,
@@ -921,7 +945,7 @@ static enum churn_err set_value(struct churn_config *cfg,
         return bad_value(k, val, what, why);
     }
     case KT_TOPIC:
-        if (!is_topic_name(val)) {
+        if (!is_topic_name(val) && !(val.len == 0 && k->zero_ok)) {
             return bad_value(k, val,
                              "is not a topic name (1..249 of A-Z a-z 0-9 . _ "
                              "-)",
@@ -1673,7 +1697,7 @@ enum churn_err churn_config_validate(const struct churn_config *cfg,
             while (n < k->size && t[n] != '\0') {
                 n++;
             }
-            ok = is_topic_name(mkstr(t, n));
+            ok = is_topic_name(mkstr(t, n)) || (n == 0 && k->zero_ok);
         }
         if (!ok) {
             char v[2048];

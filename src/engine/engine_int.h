@@ -11,6 +11,7 @@
 #include "churnd/engine.h"
 #include "emit.h"
 #include "internal.h"
+#include "wire.h"
 
 /* Bounded set of recent event_id hashes (64-bit xxh3; a false duplicate
  * needs a 64-bit collision among the ids inside the horizon). */
@@ -118,7 +119,28 @@ struct churn_engine {
     size_t order_cnt, order_cap;
     uint64_t order_generation;      /* table generation the order reflects */
     struct churn__metrics *metrics; /* metrics.c */
+    /* state.c: the changelog's bookkeeping while tracking is on */
+    bool track_changes;
+    struct churn__ww removed; /* ids removed since the last export: u8 len,
+                                 bytes */
 };
+
+/* engine.c, for state.c: the dedupe set and the reorder heap */
+bool churn__dedupe_add(struct churn_engine *eng, uint64_t hash, int64_t ts_ms);
+void churn__dedupe_clear(struct churn_engine *eng);
+bool churn__pending_add(struct churn_engine *eng,
+                        const struct churn_event *ev,
+                        uint64_t seq);
+void churn__pending_clear(struct churn_engine *eng);
+
+/* state.c: an account is leaving the table (the changelog's removal). */
+void churn__state_removed(struct churn_engine *eng,
+                          const struct churn__account *acc);
+
+/* metrics.c: the ledgers as part of the partition record. */
+void churn__metrics_save(const struct churn_engine *eng, struct churn__ww *w);
+/* Replaces the ledgers; false on a malformed record or out of memory. */
+bool churn__metrics_load(struct churn_engine *eng, struct churn__wr *r);
 
 int32_t churn__bucket_of(const struct churn_engine *eng, int64_t ts_ms);
 int64_t churn__bucket_start(const struct churn_engine *eng, int32_t b);

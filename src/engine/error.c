@@ -24,6 +24,8 @@ const char *churn_strerror(enum churn_err code)
         return "input/output error";
     case CHURN_ELIMIT:
         return "limit reached";
+    case CHURN_EFORMAT:
+        return "bad stored state";
     }
     return "unknown error";
 }

@@ -96,6 +96,7 @@ struct churn__account {
     char m_country[2]; /* metrics: the country the ledger counts it in */
     char geo_cur[2];   /* metrics: newest country before the period end */
     char geo_next[2];  /* metrics: newest country at or after it */
+    uint8_t changed;   /* since the last changelog export (state.c) */
     uint16_t plan;     /* interned */
     uint16_t currency; /* interned */
     uint16_t decline;  /* interned, last decline code */

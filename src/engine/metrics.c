@@ -652,6 +652,7 @@ static void close_account(void *ctx, struct churn__account *acc)
     char end_country[2];
     bool counted;
 
+    acc->changed = 1;
     /* what the period end itself changes: a scheduled end at or before it */
     sync_time(eng, acc, c->end_ms - 1);
     counted = (acc->flags & CHURN__AF_M_COUNTED) != 0;
@@ -1029,4 +1030,122 @@ void churn__metrics_close(struct churn_engine *eng, int64_t end_ms)
         }
     }
     set_open(m, end_ms, eng->stats.watermark_ms);
+}
+
+/* ---- state records (state.c) ---- */
+
+static void save_flows(struct churn__ww *w, const int64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        churn__ww_u64(w, v[i]);
+    }
+}
+
+/* Ledger figures a real ledger could hold; sums stay far from overflow. */
+#define LEDGER_MAX 1000000000000000000LL
+
+static int64_t load_figure(struct churn__wr *r)
+{
+    int64_t v = churn__wr_i64(r);
+
+    churn__wr_check(r, v >= -LEDGER_MAX && v <= LEDGER_MAX);
+    return v;
+}
+
+static void load_flows(struct churn__wr *r, int64_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        v[i] = load_figure(r);
+    }
+}
+
+void churn__metrics_save(const struct churn_engine *eng, struct churn__ww *w)
+{
+    const struct churn__metrics *m = eng->metrics;
+
+    churn__ww_u64(w, m->open_start);
+    churn__ww_u64(w, m->open_end);
+    save_flows(w, (const int64_t *)m->evicted_open, CHURN_RULE__COUNT);
+    churn__ww_u32(w, m->cnt);
+    for (size_t i = 0; i < m->cnt; i++) {
+        const struct slice *s = &m->v[i];
+        churn__ww_u8(w, s->dim);
+        churn__ww_u16(w, s->key);
+        churn__ww_u64(w, s->start);
+        churn__ww_u64(w, s->end);
+        churn__ww_u64(w, s->paused);
+        churn__ww_u64(w, s->trialing);
+        save_flows(w, s->flow, MF__COUNT);
+        save_flows(w, s->bands, BAND_SLOTS);
+        churn__ww_u32(w, s->cell_cnt);
+        for (uint32_t k = 0; k < s->cell_cnt; k++) {
+            const struct cell *c = &s->cells[k];
+            churn__ww_u16(w, c->currency);
+            churn__ww_u64(w, c->start);
+            churn__ww_u64(w, c->end);
+            churn__ww_u64(w, c->paused);
+            save_flows(w, c->flow, MF__COUNT);
+        }
+    }
+}
+
+bool churn__metrics_load(struct churn_engine *eng, struct churn__wr *r)
+{
+    struct churn__metrics *m = eng->metrics;
+
+    for (size_t i = 0; i < m->cnt; i++) {
+        free(m->v[i].cells);
+    }
+    m->cnt = 0;
+    memset(m->map, 0, (m->map_mask + 1) * sizeof(*m->map));
+    m->open_start = churn__wr_i64(r);
+    m->open_end = churn__wr_i64(r);
+    churn__wr_check(r, (m->open_start == INT64_MIN &&
+                        m->open_end == INT64_MIN) ||
+                           (m->open_start >= CHURN_TS_MIN_MS - m->period_ms &&
+                            m->open_start < m->open_end &&
+                            m->open_end <= CHURN_TS_MAX_MS + m->period_ms));
+    load_flows(r, (int64_t *)m->evicted_open, CHURN_RULE__COUNT);
+    uint32_t n = churn__wr_u32(r);
+    churn__wr_check(r, n <= (r->len - r->pos) / 8);
+    for (uint32_t i = 0; i < n && !r->bad; i++) {
+        uint8_t dim = churn__wr_u8(r);
+        uint16_t key = churn__wr_u16(r);
+        churn__wr_check(r, dim < DIM__COUNT &&
+                               (dim != DIM_PLAN || key < CHURN__INTERN_MAX) &&
+                               (dim != DIM_SEGMENT || key < m->seg_cnt));
+        if (r->bad) {
+            break;
+        }
+        struct slice *s = slice_at(eng, (enum dim)dim, key);
+        if (s == NULL) {
+            return false;
+        }
+        churn__wr_check(r, s->cell_cnt == 0); /* each slice once */
+        s->start = load_figure(r);
+        s->end = load_figure(r);
+        s->paused = load_figure(r);
+        s->trialing = load_figure(r);
+        load_flows(r, s->flow, MF__COUNT);
+        load_flows(r, s->bands, BAND_SLOTS);
+        uint32_t cells = churn__wr_u32(r);
+        churn__wr_check(r, cells <= (r->len - r->pos) / 8);
+        for (uint32_t k = 0; k < cells && !r->bad; k++) {
+            uint16_t cur = churn__wr_u16(r);
+            churn__wr_check(r, cur < CHURN__INTERN_MAX);
+            if (r->bad) {
+                break;
+            }
+            struct cell *c = cell_at(eng, s, cur);
+            if (c == NULL) {
+                return false;
+            }
+            churn__wr_check(r, c->start == 0 && c->end == 0); /* once */
+            c->start = load_figure(r);
+            c->end = load_figure(r);
+            c->paused = load_figure(r);
+            load_flows(r, c->flow, MF__COUNT);
+        }
+    }
+    return !r->bad && !eng->out.oom;
 }

@@ -245,6 +245,7 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
 
     *created = false;
     if (t->slots[i].acc != NULL) {
+        t->slots[i].acc->changed = 1; /* the caller is about to change it */
         return t->slots[i].acc;
     }
     if (t->cnt >= t->max_accounts) {
@@ -260,6 +261,7 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
     if (acc == NULL) {
         return NULL;
     }
+    acc->changed = 1;
     i = find_slot(t, id, hash);
     t->slots[i].hash = hash;
     t->slots[i].acc = acc;

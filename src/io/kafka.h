@@ -110,6 +110,10 @@ void churn_track_done(struct churn_ticket *tk, bool ok);
 /* Marks the ticket's remaining n outputs as never produced (failure). */
 void churn_track_abandon(struct churn_ticket *tk, uint32_t n);
 
+/* Declares every input below offset complete (consumption resumes there
+ * with state that reflects them). Only before the first input is added. */
+void churn_track_resume(struct churn_track *tr, int64_t offset);
+
 /* The next offset to commit (every input below it is complete), or -1 when
  * nothing was added yet. */
 int64_t churn_track_committable(const struct churn_track *tr);
@@ -142,6 +146,11 @@ struct churn_kafka_lag {
 struct churn_kafka_lags {
     struct churn_kafka_lag *v;
     size_t cnt, cap;
+    /* From the same document: brokers (not the internal one) and how many
+     * are in state UP; the consumer group's join state is "steady" (1),
+     * another (0), or absent (-1: not a group consumer, or not reported). */
+    int brokers, brokers_up;
+    int group_steady;
 };
 
 /*
@@ -156,7 +165,27 @@ enum churn_err churn_kafka_lags_parse(struct churn_kafka_lags *lags,
                                       struct churn_error *err);
 void churn_kafka_lags_release(struct churn_kafka_lags *lags);
 
+/* ---- dead letters that do not fit (kafka_out.c) ---- */
+
+/* Room kept for the record and batch framing of one message (librdkafka
+ * counts 36 bytes per record against message.max.bytes, a batch adds 61). */
+#define CHURN_KAFKA_MSG_OVERHEAD 1024
+
+/*
+ * How many bytes of dead letter o's value can be produced in one message of
+ * at most max_msg_bytes (the producer's message.max.bytes) together with its
+ * key, its headers and, when cut, the churnd.truncated and
+ * churnd.original.size headers: o->value.len when it fits whole, else the
+ * length of the longest prefix that fits (0 when not even the headers fit).
+ * Pure.
+ */
+size_t churn_kafka_dlq_fit(const struct churn_output *o, size_t max_msg_bytes);
+
 /* ---- the daemon (kafka_in.c, kafka_out.c, kafka_run.c) ---- */
+
+struct churn_geoip;
+struct churn_http;
+struct churn__kview;
 
 /* Called for each output the broker acknowledged (demo: live alerts). */
 typedef void (*churn_kafka_delivered_fn)(void *ctx,
@@ -180,6 +209,14 @@ struct churn_kafka_totals {
     uint64_t rebuilt;                 /* inputs re-read to rebuild state */
     uint64_t produced;
     uint64_t delivered;
+    /* The same per topic, for /metrics: inputs by the index of their topic
+     * in input.topics, outputs by enum churn_topic. */
+    uint64_t consumed_by_topic[CHURN_MAX_TOPICS];
+    uint64_t rebuilt_by_topic[CHURN_MAX_TOPICS];
+    uint64_t produced_by_topic[CHURN_TOPIC__COUNT];
+    uint64_t delivered_by_topic[CHURN_TOPIC__COUNT];
+    uint64_t failed_by_topic[CHURN_TOPIC__COUNT]; /* produce or delivery */
+    uint64_t queue_full; /* produce waited on a full local queue */
 };
 
 /*
@@ -204,6 +241,12 @@ struct churn__part {
     int32_t partition;
     struct churn_engine *eng;
     size_t tp_cnt; /* assigned topic-partitions using it */
+    /* Durable state (kafka_state.c): where the restored state left each
+     * input topic (by input.topics index; -1: no state for it) */
+    int64_t restored[CHURN_MAX_TOPICS];
+    uint64_t seq;            /* last checkpoint's sequence number */
+    int64_t changelog_at;    /* its offset in the changelog; -1 none */
+    int64_t last_snapshot_ms; /* monotonic */
 };
 
 /* One assigned input topic-partition. */
@@ -215,7 +258,9 @@ struct churn__tp {
     int64_t stored;        /* last offset handed to offsets_store, -1 none */
     int64_t committed;     /* last offset committed synchronously, -1 none */
     int64_t rebuild_until; /* below it: rebuild state, discard outputs */
+    int64_t next;          /* offset after the last message fed; -1 none */
     bool at_eof;
+    int topic_idx; /* index in cfg->input_topics */
 };
 
 struct churn__run {
@@ -239,14 +284,35 @@ struct churn__run {
     bool fatal;         /* stop and exit 1 */
     bool stopping;      /* shutting down: take no new work */
     uint64_t failed_deliveries;
-    int64_t last_activity_ms;          /* monotonic */
+    size_t max_msg_bytes;     /* the producer's message.max.bytes */
+    uint64_t dlq_truncated;   /* dead letters cut to fit max_msg_bytes */
+    int64_t last_activity_ms; /* monotonic */
     int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */
     int64_t last_store_ms;
     int64_t last_commit_ms;
+    /* durable state (kafka_state.c) */
+    rd_kafka_topic_t *state_rkt; /* the changelog; NULL: none */
+    rd_kafka_t *restorer;        /* reads the changelog; made on demand */
+    uint64_t cl_inflight;        /* changelog records unacknowledged */
+    bool cl_failed;              /* one of them failed since the last check */
+    int64_t cl_last_offset;      /* offset of the last one acknowledged */
+    int64_t last_checkpoint_ms;  /* monotonic */
+    uint64_t checkpoints, checkpoint_failures, snapshots, snapshot_failures;
+    uint64_t restored_snapshot, restored_changelog, restore_refused;
+    /* back-pressure */
+    bool paused;
+    uint64_t pauses;
+    /* Operations (kafka_ops.c): GeoIP database, the HTTP endpoint and
+     * what it shows, readiness. */
+    struct churn_geoip *geo;
+    struct churn_http *http;
+    struct churn__kview *view;
+    bool brokers_down; /* error_cb: all brokers down, until a fetch */
 };
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, nanoseconds. */
 int64_t churn__now_ms(void);
+int64_t churn__now_ns(void);
 
 /* Number of SIGINT/SIGTERM received so far. */
 int churn__signals(void);
@@ -275,6 +341,29 @@ bool churn__out_drain(struct churn__run *r,
                       int64_t timeout_ms);
 void churn__out_close(struct churn__run *r);
 
+/* kafka_state.c: snapshots, the changelog, restores. */
+/* The opaque of changelog records' delivery reports. */
+extern char churn__changelog_opaque;
+/* Checks the changelog topic (partition count = the input's: else
+ * CHURN_EINVAL; missing: the changelog is off, with a warning). */
+enum churn_err churn__state_open(struct churn__run *r,
+                                 int input_partitions,
+                                 struct churn_error *err);
+void churn__state_close(struct churn__run *r);
+/* Gives a new partition number its state: the snapshot in state.dir, then
+ * the changelog's newer checkpoints; sets p->restored[] where it found
+ * state. Replaces p->eng. Never fails: with nothing usable the state stays
+ * empty (and kafka_in.c falls back to rebuilding it from the input). */
+void churn__state_restore(struct churn__run *r, struct churn__part *p);
+/* Checkpoints p: waits for its outputs, writes its changes and offsets to
+ * the changelog, and a snapshot when one is due (or force). False when it
+ * could not (outputs or changelog unacknowledged, failed). */
+bool churn__state_checkpoint(struct churn__run *r,
+                             struct churn__part *p,
+                             bool force_snapshot);
+/* Checkpoints every partition whose state.checkpoint_interval passed. */
+void churn__state_tick(struct churn__run *r, int64_t now_ms);
+
 /* kafka_in.c: the consumer. */
 enum churn_err churn__in_open(struct churn__run *r, struct churn_error *err);
 /* Stores every partition's committable offset that advanced. */
@@ -286,5 +375,26 @@ churn__in_find(struct churn__run *r, const char *topic, int32_t partition);
 void churn__in_close(struct churn__run *r);
 /* Adds an engine's totals into r->totals. */
 void churn__totals_add(struct churn__run *r, const struct churn_engine *eng);
+
+/* kafka_ops.c: operations around the loop. */
+/* Opens geoip.database (if set) and starts the HTTP endpoint (if
+ * http.listen is set): CHURN_EIO/EINVAL naming the path or address. */
+enum churn_err churn__ops_open(struct churn__run *r, struct churn_error *err);
+/* A new engine for partition, GeoIP attached. */
+struct churn_engine *churn__ops_engine_new(struct churn__run *r,
+                                           int32_t partition,
+                                           struct churn_error *err);
+/* Once its state is restored (which may replace the engine): attaches
+ * GeoIP again and serves eng over HTTP. CHURN_ENOMEM only. */
+enum churn_err churn__ops_engine_serve(struct churn__run *r,
+                                       struct churn_engine *eng,
+                                       int32_t partition,
+                                       struct churn_error *err);
+/* Stops serving eng over HTTP (before it is freed). */
+void churn__ops_engine_free(struct churn__run *r, struct churn_engine *eng);
+/* Called by the loop about every 200 ms: a pending SIGHUP re-opens the
+ * GeoIP database, and what /metrics and /readyz show is refreshed. */
+void churn__ops_tick(struct churn__run *r);
+void churn__ops_close(struct churn__run *r);
 
 #endif

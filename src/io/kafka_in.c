@@ -29,6 +29,9 @@ static void error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         r->fatal = true;
         return;
     }
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        r->brokers_down = true; /* not ready until a fetch or statistics */
+    }
     churn_log(CHURN_LOG_WARN, "consumer: %s: %s",
               rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }
@@ -42,6 +45,9 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     if (churn_kafka_lags_parse(&r->lags, json, len, &err) != CHURN_OK) {
         churn_log(CHURN_LOG_WARN, "statistics: %s", err.msg);
         return 0;
+    }
+    if (r->lags.brokers_up > 0) {
+        r->brokers_down = false;
     }
     for (size_t i = 0; i < r->lags.cnt; i++) {
         const struct churn_kafka_lag *l = &r->lags.v[i];
@@ -123,8 +129,14 @@ part_get(struct churn__run *r, int32_t partition, struct churn_error *err)
         return NULL;
     }
     p->partition = partition;
-    p->eng = churn_engine_new(r->cfg, NULL, NULL, err);
+    p->eng = churn__ops_engine_new(r, partition, err);
     if (p->eng == NULL) {
+        free(p);
+        return NULL;
+    }
+    churn__state_restore(r, p);
+    if (churn__ops_engine_serve(r, p->eng, partition, err) != CHURN_OK) {
+        churn_engine_free(p->eng);
         free(p);
         return NULL;
     }
@@ -138,6 +150,7 @@ static void part_put(struct churn__run *r, struct churn__part *p)
         return;
     }
     churn__totals_add(r, p->eng);
+    churn__ops_engine_free(r, p->eng);
     churn_engine_free(p->eng);
     for (size_t i = 0; i < r->part_cnt; i++) {
         if (r->parts[i] == p) {
@@ -173,9 +186,15 @@ static enum churn_err tp_add(struct churn__run *r,
     }
     snprintf(tp->topic, sizeof(tp->topic), "%s", topic);
     tp->partition = partition;
+    for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {
+        if (strcmp(r->cfg->input_topics[i], topic) == 0) {
+            tp->topic_idx = (int)i;
+        }
+    }
     tp->stored = -1;
     tp->committed = -1;
     tp->rebuild_until = -1;
+    tp->next = -1;
     tp->track = churn_track_new();
     tp->part = tp->track != NULL ? part_get(r, partition, err) : NULL;
     if (tp->part == NULL) {
@@ -392,6 +411,25 @@ static void plan_offsets(struct churn__run *r,
         int64_t start = RD_KAFKA_OFFSET_INVALID;
         int64_t low = -1, high = -1;
 
+        int64_t restored = -1;
+        for (size_t t = 0; tp != NULL && t < r->cfg->input_topic_cnt; t++) {
+            if (strcmp(r->cfg->input_topics[t], p->topic) == 0) {
+                restored = tp->part->restored[t];
+            }
+        }
+        if (restored >= 0) {
+            /* The state reflects every input before it, and every output
+             * of those inputs was delivered before it was written. */
+            p->offset = restored;
+            tp->next = restored;
+            churn_track_resume(tp->track, restored);
+            churn_log(CHURN_LOG_INFO,
+                      "partition %s[%d]: resuming at offset %lld with restored "
+                      "state (committed %lld)",
+                      p->topic, (int)p->partition, (long long)restored,
+                      (long long)committed);
+            continue;
+        }
         if (times != NULL && times->elems[i].err == 0) {
             /* -1: no message at or after the time: start at the end. */
             start = times->elems[i].offset >= 0 ? times->elems[i].offset
@@ -491,7 +529,7 @@ static void on_assign(struct churn__run *r,
     } else {
         e = rd_kafka_assign(r->consumer, parts);
     }
-    if (r->stopping) {
+    if (r->stopping || r->paused) {
         rd_kafka_pause_partitions(r->consumer, parts);
     }
     if (error != NULL) {
@@ -534,6 +572,19 @@ static void release(struct churn__run *r,
                   "their new owner reprocesses from the last commit",
                   parts->cnt);
     } else {
+        /* The new owner starts from this state: write it out first. */
+        for (size_t k = 0; k < r->part_cnt; k++) {
+            struct churn__part *pt = r->parts[k];
+            bool revoked = false;
+            for (int i = 0; i < parts->cnt && !revoked; i++) {
+                revoked = parts->elems[i].partition == pt->partition;
+            }
+            if (revoked && !churn__state_checkpoint(r, pt, true)) {
+                churn_log(CHURN_LOG_WARN,
+                          "partition %d: released without a final checkpoint",
+                          (int)pt->partition);
+            }
+        }
         commit_sync(r, parts);
     }
     for (int i = 0; i < parts->cnt; i++) {
@@ -680,6 +731,10 @@ enum churn_err churn__in_open(struct churn__run *r, struct churn_error *err)
                 r->cfg->input_topics[0], counts[0], r->cfg->input_topics[i],
                 counts[i]);
         }
+    }
+    rc = churn__state_open(r, counts[0], err);
+    if (rc != CHURN_OK) {
+        return rc;
     }
     subs = rd_kafka_topic_partition_list_new((int)r->cfg->input_topic_cnt);
     for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {

@@ -133,6 +133,13 @@ void churn_track_abandon(struct churn_ticket *tk, uint32_t n)
     tr->inflight -= n;
 }
 
+void churn_track_resume(struct churn_track *tr, int64_t offset)
+{
+    if (tr->cnt == 0 && offset > 0 && offset - 1 > tr->last_offset) {
+        tr->last_offset = offset - 1;
+    }
+}
+
 int64_t churn_track_committable(const struct churn_track *tr)
 {
     if (tr->cnt > 0) {

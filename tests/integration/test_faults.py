@@ -35,13 +35,15 @@ def retriable(b, wd):
 
 def fatal(b, wd):
     """Fresh input and output topics; a produce error that is not retried."""
-    for t, n in (("in2", 2), ("s2", 1), ("a2", 1), ("m2", 1), ("d2", 1)):
+    for t, n in (("in2", 2), ("s2", 1), ("a2", 1), ("m2", 1), ("d2", 1),
+                 ("st2", 2)):
         b.cmd("topic %s %d" % (t, n))
     records = cl.gen_events(accounts=20, days=40, seed=31)
     cl.produce_py(b.bootstrap, "in2", records)
     extra = {"input.topics": "in2", "output.signals": "s2",
              "output.alerts": "a2", "output.metrics": "m2",
-             "output.dlq": "d2", "output.flush_timeout": "10s"}
+             "output.dlq": "d2", "output.state": "st2",
+             "output.flush_timeout": "10s"}
     cfg = cl.write_config(os.path.join(wd, "x.conf"), b.bootstrap, "flt-2",
                           extra)
     b.cmd("error Produce TOPIC_AUTHORIZATION_FAILED 100000")
