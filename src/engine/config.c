@@ -229,6 +229,12 @@ static const struct key_desc keys[] = {
     DEC("rule.engagement_drop.min_dispersion", drop_min_dispersion, 1, 100,
         "3", "floor on the count's variance-to-mean ratio (events come in "
         "bursts per visit)"),
+    DEC("rule.engagement_drop.trend_z", drop_trend_z, 0, 10, "4",
+        "also fire on a decline over the whole window this many standard "
+        "deviations strong (0 = off)"),
+    DEC("rule.engagement_drop.trend_ratio", drop_trend_ratio, 0, 1, "0.4",
+        "... when the fitted level fell to at most this share of where it "
+        "started"),
     RULE(CHURN_RULE_INACTIVITY, "inactivity", "warning", "7d"),
     DUR("rule.inactivity.after", inactivity_after_ms, MS_HOUR, 365 * MS_DAY,
         "10d", "fire after this long without usage (event time)"),
@@ -269,6 +275,13 @@ static const struct key_desc keys[] = {
         "an NPS score at or below this fires"),
     DEC("rule.detractor_feedback.sentiment_max", detractor_sentiment_max, -1,
         1, "-0.5", "a ticket sentiment at or below this fires"),
+    DEC("rule.detractor_feedback.max_activity", detractor_max_activity, 0,
+        1000, "0.8",
+        "... once the account's last week is at most this share of its "
+        "baseline (or of its plan's cohort); 1000 = whatever its usage"),
+    DUR("rule.detractor_feedback.within", detractor_within_ms, 0,
+        90 * MS_DAY, "14d",
+        "a detractor response waits this long for weak usage to fire"),
     RULE(CHURN_RULE_CHARGEBACK, "chargeback", "critical", "1d"),
     RULE(CHURN_RULE_HEALTH_CRITICAL, "health_critical", "critical", "7d"),
 

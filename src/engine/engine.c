@@ -706,7 +706,10 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
         }
         acc->changed = 1;
         churn__figures_compute(eng, acc, boundary, &f);
-        if (!f.insufficient && f.base_daily_mean > 0) {
+        /* the norm is set by established paying accounts: a trial is
+         * judged against them, never against other trials */
+        if (!f.insufficient && f.base_daily_mean > 0 &&
+            acc->status != CHURN__ST_TRIALING) {
             double seats = acc->seats > 0 ? acc->seats : 1;
             double per_seat = f.base_daily_mean / seats;
             eng->cohort_next[acc->plan].sum_log_per_seat +=
