@@ -295,7 +295,8 @@ write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
         b_uint(&v, chunks, 2);
         b_add(&v, c.payload.p + i * CHUNK, n);
         memcpy(key, CP_KEY, CP_KEY_LEN);
-        int kl = snprintf(key + CP_KEY_LEN, 8, "%zu", i);
+        /* i < chunks, a u16: at most 5 digits (and GCC can see it) */
+        int kl = snprintf(key + CP_KEY_LEN, 8, "%u", (unsigned)(i % 65536u));
         ok = !v.oom && produce_state(r, p->partition, key,
                                      CP_KEY_LEN + (size_t)kl, v.p, v.len);
         free(v.p);
