@@ -8,7 +8,8 @@ pkgs="build-essential cmake pkg-config git
 librdkafka-dev libjansson-dev libmaxminddb-dev libxxhash-dev check
 libmicrohttpd-dev
 kcat python3 python3-kafka mmdb-bin libmaxmind-db-writer-perl
-clang libclang-rt-14-dev curl"
+clang libclang-rt-14-dev curl
+python3-yaml systemd man-db groff-base binutils"
 missing=""
 for p in $pkgs; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -183,6 +183,114 @@ START_TEST(test_drop_weekend_is_not_a_drop)
 }
 END_TEST
 
+/* ---- engagement_drop: the whole-window trend test ---- */
+
+/* 54, 53, ... 20 events a day over days 0..34, one day at a time: the
+ * 7-day halving test never fires (its ratio ends at 23 / 40.5 = 0.57),
+ * the fitted line falls from 54 to 20 a day (ratio 20 / 54 = 0.370). */
+static void decline_story(struct et *t, int days)
+{
+    et_ev(t, "subscription.created", "g", ET_DAYS(0), CREATED);
+    for (int d = 0; d < days; d++) {
+        et_usage_day(t, "g", d, d < 35 ? 54 - d : 20, 3);
+        et_advance(t, ET_DAYS(d + 1));
+    }
+}
+
+/* The score test recomputed: weekday groups of 5 days 7 apart, slope -1
+ * (the fit is exact, so phi is the floor 3). */
+static double decline_z(void)
+{
+    double sxy = 0, vxx = 0;
+
+    for (int g = 0; g < 7; g++) {
+        double mean = 0;
+        for (int k = 0; k < 5; k++) {
+            mean += (54 - (g + 7 * k)) / 5.0;
+        }
+        for (int k = 0; k < 5; k++) {
+            double dt = 7.0 * (k - 2);
+            sxy += dt * (54 - (g + 7 * k));
+            vxx += dt * dt * mean;
+        }
+    }
+    return sxy / sqrt(3 * vxx);
+}
+
+static const struct {
+    const char *name;
+    const char *sets[3];
+    bool fires;
+} trend_cases[] = {
+    { "fitted ratio at the threshold fires",
+      { "rule.engagement_drop.trend_ratio=0.371", NULL }, true },
+    { "fitted ratio just above it is quiet",
+      { "rule.engagement_drop.trend_ratio=0.37", NULL }, false },
+    { "z at the threshold fires",
+      { "rule.engagement_drop.trend_ratio=0.371",
+        "rule.engagement_drop.trend_z=5.55", NULL }, true },
+    { "z just short of it is quiet",
+      { "rule.engagement_drop.trend_ratio=0.371",
+        "rule.engagement_drop.trend_z=5.57", NULL }, false },
+    { "trend_z 0 turns the test off",
+      { "rule.engagement_drop.trend_ratio=0.371",
+        "rule.engagement_drop.trend_z=0", NULL }, false },
+};
+
+START_TEST(test_trend_threshold)
+{
+    struct et t;
+
+    ck_assert_double_eq_tol(decline_z(), -5.56, 0.005);
+    et_init(&t, trend_cases[_i].sets);
+    decline_story(&t, 35);
+    ck_assert_msg(et_alerts(&t, "engagement_drop", "firing") ==
+                      (trend_cases[_i].fires ? 1u : 0u),
+                  "%s", trend_cases[_i].name);
+    if (trend_cases[_i].fires) {
+        json_t *a = et_alert(&t, "engagement_drop", "firing", 0);
+        json_t *e = evidence(a);
+        ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(35));
+        ck_assert_str_eq(str(e, "test"), "trend");
+        ck_assert_int_eq((int)num(e, "trend_days"), 35);
+        ck_assert_double_eq_tol(num(e, "trend_start_daily"), 54, 1e-9);
+        ck_assert_double_eq_tol(num(e, "trend_end_daily"), 20, 1e-9);
+        ck_assert_double_eq_tol(num(e, "trend_ratio"), 0.37, 1e-9);
+        ck_assert_double_eq_tol(num(e, "trend_dispersion"), 3, 1e-9);
+        ck_assert_double_eq_tol(num(e, "trend_z"),
+                                round(decline_z() * 100) / 100, 1e-9);
+        ck_assert_double_eq_tol(num(e, "ratio"), 0.568, 1e-9);
+        ck_assert_ptr_nonnull(strstr(str(a, "summary"), "declining for 35"));
+    }
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_trend_once_and_resolve)
+{
+    struct et t;
+    const char *sets[] = { "rule.engagement_drop.trend_ratio=0.371", NULL };
+
+    /* the decline, then flat at 20 a day: the alert holds while the fitted
+     * line still falls steeply and resolves once the last week is back
+     * above 75 % of its baseline and the trend no longer fires */
+    et_init(&t, sets);
+    decline_story(&t, 80);
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
+    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "resolved"), 1);
+    json_t *f = et_alert(&t, "engagement_drop", "firing", 0);
+    json_t *r = et_alert(&t, "engagement_drop", "resolved", 0);
+    json_t *e = evidence(r);
+    ck_assert_str_eq(str(r, "alert_id"), str(f, "alert_id"));
+    ck_assert_str_eq(str(r, "outcome"), "cleared");
+    ck_assert(num(e, "ratio") >= 0.75);
+    ck_assert(num(e, "trend_ratio") > 0.371 || num(e, "trend_z") > -4);
+    ck_assert_str_eq(str(e, "test"), "none");
+    ck_assert(ts_of(r, "event_time") > ET_DAYS(40));
+    et_release(&t);
+}
+END_TEST
+
 /* ---- inactivity: a watermark timer ---- */
 
 START_TEST(test_inactivity_from_watermark)
@@ -556,6 +664,59 @@ START_TEST(test_trial_low_activity_vs_plan)
 }
 END_TEST
 
+START_TEST(test_trial_with_own_baseline_vs_plan)
+{
+    struct et t;
+    char extra[128], id[16], trial[128];
+
+    /* a 30-day trial from day 0: by the time it is judged (10 days before
+     * its end) it has two weeks of its own history, which is no reason to
+     * judge it against itself; it is judged against the plan's paying
+     * accounts, over every day since it started */
+    et_init(&t, NULL);
+    snprintf(trial, sizeof(trial),
+             "\"plan\":\"team\",\"seats\":3,\"effective_at\":%lld",
+             (long long)(ET_DAYS(30) + ET_HOUR));
+    for (int a = 0; a < 6; a++) {
+        snprintf(id, sizeof(id), "est%d", a);
+        et_ev(&t, "subscription.created", id, ET_DAYS(0) + a,
+              "\"plan\":\"team\",\"mrr\":100,\"currency\":\"USD\",\"seats\":3");
+    }
+    et_ev(&t, "subscription.trial_started", "slow", ET_DAYS(0) + ET_HOUR, trial);
+    et_ev(&t, "subscription.trial_started", "keen", ET_DAYS(0) + ET_HOUR, trial);
+    for (int d = 0; d < 26; d++) {
+        for (int k = 0; k < 20; k++) {
+            int64_t ts = ET_DAYS(d) + 8 * ET_HOUR + k * 20 * ET_MIN(1);
+            for (int a = 0; a < 8; a++) {
+                if (a == 6 && k % 4 != 0) {
+                    continue; /* "slow" does a quarter */
+                }
+                snprintf(id, sizeof(id), "est%d", a);
+                snprintf(extra, sizeof(extra),
+                         "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 3,
+                         k % 3);
+                et_ev(&t, "usage.feature_used",
+                      a == 6 ? "slow" : a == 7 ? "keen" : id, ts + a, extra);
+            }
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "trial_low_activation", "firing"), 1);
+    json_t *a = et_alert(&t, "trial_low_activation", "firing", 0);
+    json_t *e = evidence(a);
+    int64_t at = ts_of(a, "event_time");
+    ck_assert_str_eq(str(a, "account_id"), "slow");
+    ck_assert(at >= ET_DAYS(21) && at <= ET_DAYS(23));
+    ck_assert_double_eq_tol(num(e, "activity_vs_plan"), 0.25, 1e-3);
+    ck_assert_int_eq((int)num(e, "days_observed"), (at - ET_T0) / ET_DAY);
+    ck_assert_double_eq_tol(num(e, "events_observed"),
+                            5.0 * (double)((at - ET_T0) / ET_DAY), 1e-9);
+    ck_assert_double_eq_tol(num(e, "expected_events"),
+                            20.0 * (double)((at - ET_T0) / ET_DAY), 1e-6);
+    et_release(&t);
+}
+END_TEST
+
 /* ---- feature_abandonment ---- */
 
 START_TEST(test_feature_abandonment)
@@ -591,31 +752,129 @@ END_TEST
 
 /* ---- detractor_feedback ---- */
 
-static const struct {
+/* 28 days at 10 events a day, then `recent` a day; the feedback arrives on
+ * day fb_day at 20:00 and the watermark runs one day at a time to `until`.
+ * A response on day 35 sees a last week of 7 x recent against 70 expected:
+ * recent 8 is the 80 % mark (inclusive), 9 is above it. */
+struct fb_story {
     const char *name;
-    const char *type;
-    const char *extra;
-    bool fires;
-} detractor_cases[] = {
-    { "nps 6 fires", "feedback.nps", "\"score\":6", true },
-    { "nps 7 is quiet", "feedback.nps", "\"score\":7", false },
-    { "sentiment -0.5 fires", "feedback.ticket", "\"sentiment\":-0.5", true },
-    { "sentiment -0.49 is quiet", "feedback.ticket", "\"sentiment\":-0.49",
-      false },
+    int recent;          /* events a day from day 28 */
+    int fb_day;          /* day of the response */
+    const char *type;    /* its type */
+    const char *extra;   /* its fields */
+    const char *later;   /* a second response on fb_day + 2, or NULL */
+    int until;           /* watermark, in days */
+    int fire_day;        /* expected firing (event time day, 0: none) */
+    bool at_event;       /* fires at the response's own time */
+};
+
+static const struct fb_story detractor_cases[] = {
+    { "nps 6 with usage at 80 % fires at once", 8, 35, "feedback.nps",
+      "\"score\":6", NULL, 38, 35, true },
+    { "nps 7 with weak usage is quiet", 5, 35, "feedback.nps", "\"score\":7",
+      NULL, 40, 0, false },
+    { "sentiment -0.5 with weak usage fires", 5, 35, "feedback.ticket",
+      "\"sentiment\":-0.5", NULL, 38, 35, true },
+    { "sentiment -0.49 is quiet", 5, 35, "feedback.ticket",
+      "\"sentiment\":-0.49", NULL, 40, 0, false },
+    { "nps 6 with usage at 90 % waits", 9, 35, "feedback.nps", "\"score\":6",
+      NULL, 40, 0, false },
+    { "nps 6 on a steady account stays quiet", 10, 35, "feedback.nps",
+      "\"score\":3", NULL, 60, 0, false },
+    /* usage weakens from day 28; the response on day 29 waits (its last
+     * week is 65 of 70 expected) and fires at the first boundary where
+     * the week is at most 80 %: day 31 (4 x 10 + 3 x 5 = 55) */
+    { "weak usage later fires at a boundary", 5, 29, "feedback.nps",
+      "\"score\":2", NULL, 40, -1, false },
+    { "a better NPS ends the wait", 9, 35, "feedback.nps", "\"score\":2",
+      "\"score\":9", 60, 0, false },
 };
 
 START_TEST(test_detractor)
 {
+    const struct fb_story *c = &detractor_cases[_i];
     struct et t;
+    char extra[64];
 
     et_init(&t, NULL);
     et_ev(&t, "subscription.created", "n", ET_DAYS(0), CREATED);
-    et_ev(&t, detractor_cases[_i].type, "n", ET_DAYS(1),
-          detractor_cases[_i].extra);
-    et_advance(&t, ET_DAYS(2));
-    ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") ==
-                      (detractor_cases[_i].fires ? 1u : 0u),
-                  "%s", detractor_cases[_i].name);
+    for (int d = 0; d < c->until; d++) {
+        et_usage_day(&t, "n", d, d < 28 ? 10 : c->recent, 3);
+        if (d == c->fb_day) {
+            et_ev(&t, c->type, "n", ET_DAYS(d) + 20 * ET_HOUR, c->extra);
+        }
+        if (c->later && d == c->fb_day + 2) {
+            snprintf(extra, sizeof(extra), "%s", c->later);
+            et_ev(&t, "feedback.nps", "n", ET_DAYS(d) + 20 * ET_HOUR, extra);
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    if (c->fire_day == 0) {
+        ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 0,
+                      "%s", c->name);
+        et_release(&t);
+        return;
+    }
+    json_t *a = et_alert(&t, "detractor_feedback", "firing", 0);
+    ck_assert_msg(a != NULL, "%s", c->name);
+    ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 1, "%s",
+                  c->name);
+    json_t *e = evidence(a);
+    if (c->at_event) {
+        ck_assert_msg(ts_of(a, "event_time") ==
+                          ET_DAYS(c->fire_day) + 20 * ET_HOUR,
+                      "%s", c->name);
+    } else {
+        /* the first boundary whose last week is at most 80 %: 7 x 10
+         * expected, so at most 56 events, i.e. from day 28 + 3 on */
+        ck_assert_msg(ts_of(a, "event_time") == ET_DAYS(31), "%s", c->name);
+    }
+    ck_assert_msg(num(e, "activity_ratio") <= 0.8, "%s", c->name);
+    ck_assert_double_eq_tol(num(e, "max_activity"), 0.8, 1e-9);
+    ck_assert_double_eq_tol(num(e, "expected_recent"), 70, 1e-9);
+    ck_assert_int_eq(ts_of(e, "feedback_at"),
+                     ET_DAYS(c->fb_day) + 20 * ET_HOUR);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_detractor_waits_within)
+{
+    struct et t;
+    const char *sets[] = { "rule.detractor_feedback.within=3d", NULL };
+
+    /* the response on day 20 waits 3 days; usage only weakens from day
+     * 28: too late, quiet. With max_activity 1000 it fires whatever the
+     * usage, but not before there is a baseline to judge by: day 21 is the
+     * first boundary with 14 baseline days. */
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 40; d++) {
+        et_usage_day(&t, "w", d, d < 28 ? 10 : 2, 3);
+        if (d == 20) {
+            et_ev(&t, "feedback.nps", "w", ET_DAYS(d) + 20 * ET_HOUR,
+                  "\"score\":1");
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "detractor_feedback", NULL), 0);
+    et_release(&t);
+
+    const char *any[] = { "rule.detractor_feedback.max_activity=1000", NULL };
+    et_init(&t, any);
+    et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 25; d++) {
+        et_usage_day(&t, "w", d, 10, 3);
+        if (d == 20) {
+            et_ev(&t, "feedback.nps", "w", ET_DAYS(d) + 20 * ET_HOUR,
+                  "\"score\":1");
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "detractor_feedback", "firing"), 1);
+    ck_assert_int_eq(ts_of(et_alert(&t, "detractor_feedback", "firing", 0),
+                           "event_time"),
+                     ET_DAYS(21));
     et_release(&t);
 }
 END_TEST
@@ -729,6 +988,9 @@ static Suite *churn_detect_suite(void)
     tcase_add_test(tc, test_drop_dispersion_floor);
     tcase_add_test(tc, test_drop_once_hysteresis_resolve);
     tcase_add_test(tc, test_drop_weekend_is_not_a_drop);
+    tcase_add_loop_test(tc, test_trend_threshold, 0,
+                        sizeof(trend_cases) / sizeof(trend_cases[0]));
+    tcase_add_test(tc, test_trend_once_and_resolve);
     tcase_add_test(tc, test_inactivity_from_watermark);
     tcase_add_test(tc, test_inactivity_respects_rhythm);
     tcase_add_loop_test(tc, test_payment_streak, 0,
@@ -743,9 +1005,11 @@ static Suite *churn_detect_suite(void)
     tcase_add_loop_test(tc, test_trial_low_activation, 0,
                         sizeof(trial_cases) / sizeof(trial_cases[0]));
     tcase_add_test(tc, test_trial_low_activity_vs_plan);
+    tcase_add_test(tc, test_trial_with_own_baseline_vs_plan);
     tcase_add_test(tc, test_feature_abandonment);
     tcase_add_loop_test(tc, test_detractor, 0,
                         sizeof(detractor_cases) / sizeof(detractor_cases[0]));
+    tcase_add_test(tc, test_detractor_waits_within);
     tcase_add_test(tc, test_chargeback_window_and_cooldown);
     tcase_add_test(tc, test_health_critical);
     tcase_add_test(tc, test_alert_ids_stable);

@@ -177,6 +177,236 @@ START_TEST(test_late_pre_decoded)
 }
 END_TEST
 
+/* ---- the future bound (input.max_future, input.max_jump) ---- */
+
+#define FAR_FUTURE 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define NO_TS      (-1LL)
+
+struct future_step {
+    int64_t ts_ms;    /* event time */
+    int64_t kafka_ms; /* message timestamp; NO_TS = replay (no timestamp) */
+    const char *want; /* "ok", or the dead letter's reason */
+    int64_t by_ms;    /* churnd.future_by_ms / late_by_ms when dead-lettered */
+};
+
+static const struct {
+    const char *name;
+    const char *sets[3];
+    struct future_step steps[4];
+    int64_t watermark_ms; /* after the last step */
+} future_cases[] = {
+    { "kafka: 1h 1ms ahead of the message timestamp is future",
+      { NULL },
+      { { ET_DAYS(1) + ET_HOUR + 1, ET_DAYS(1), "future", ET_HOUR + 1 },
+        { ET_DAYS(1), ET_DAYS(1), "ok", 0 } },
+      ET_DAYS(1) - ET_HOUR },
+    { "kafka: exactly input.max_future ahead is accepted",
+      { NULL },
+      { { ET_DAYS(1) + ET_HOUR, ET_DAYS(1), "ok", 0 } },
+      ET_DAYS(1) },
+    { "kafka: a far-future event does not poison what follows",
+      { NULL },
+      { { ET_DAYS(1), ET_DAYS(1), "ok", 0 },
+        { FAR_FUTURE, ET_DAYS(1), "future", FAR_FUTURE - ET_DAYS(1) },
+        { ET_DAYS(1) + ET_MIN(1), ET_DAYS(1) + ET_MIN(2), "ok", 0 },
+        { ET_DAYS(1) + ET_MIN(3), ET_DAYS(1) + ET_MIN(3), "ok", 0 } },
+      ET_DAYS(1) + ET_MIN(3) - ET_HOUR },
+    { "kafka: backfill (old events, new timestamps) is accepted",
+      { NULL },
+      { { ET_DAYS(0), ET_DAYS(300), "ok", 0 },
+        { ET_DAYS(2), ET_DAYS(300), "ok", 0 } },
+      ET_DAYS(2) - ET_HOUR },
+    { "kafka: the message timestamp, not the jump bound, is the reference",
+      { NULL },
+      { { ET_DAYS(0), ET_DAYS(0), "ok", 0 },
+        { ET_DAYS(400), ET_DAYS(400), "ok", 0 } },
+      ET_DAYS(400) - ET_HOUR },
+    { "kafka: a wider input.max_future",
+      { "input.max_future=2d", NULL },
+      { { ET_DAYS(3), ET_DAYS(1), "ok", 0 },
+        { ET_DAYS(5) + 1, ET_DAYS(3), "future", 2 * ET_DAY + 1 } },
+      ET_DAYS(3) - ET_HOUR },
+    { "kafka: input.max_future=0 turns it off",
+      { "input.max_future=0", NULL },
+      { { ET_DAYS(1), ET_DAYS(1), "ok", 0 },
+        { FAR_FUTURE, ET_DAYS(1), "ok", 0 },
+        { ET_DAYS(1), ET_DAYS(1), "late", FAR_FUTURE - ET_HOUR - ET_DAYS(1) } },
+      FAR_FUTURE - ET_HOUR },
+    { "kafka: late is decided before future",
+      { NULL },
+      { { ET_DAYS(2), ET_DAYS(2), "ok", 0 },
+        { ET_DAYS(1), ET_DAYS(0), "late", ET_DAY - ET_HOUR } },
+      ET_DAYS(2) - ET_HOUR },
+    { "replay: a jump past input.max_jump is future, a 3-day gap is not",
+      { NULL },
+      { { ET_DAYS(1), NO_TS, "ok", 0 },
+        { ET_DAYS(1) + 180 * ET_DAY + 1, NO_TS, "future", 180 * ET_DAY + 1 },
+        { ET_DAYS(4), NO_TS, "ok", 0 },
+        { ET_DAYS(4) + 180 * ET_DAY, NO_TS, "ok", 0 } },
+      ET_DAYS(184) - ET_HOUR },
+    { "replay: a far-future line in the middle does not poison the rest",
+      { NULL },
+      { { ET_DAYS(1), NO_TS, "ok", 0 },
+        { FAR_FUTURE, NO_TS, "future", FAR_FUTURE - ET_DAYS(1) },
+        { ET_DAYS(1) + ET_MIN(5), NO_TS, "ok", 0 } },
+      ET_DAYS(1) + ET_MIN(5) - ET_HOUR },
+    { "replay: the first event has no reference and is accepted",
+      { NULL },
+      { { FAR_FUTURE, NO_TS, "ok", 0 },
+        { ET_DAYS(1), NO_TS, "late", FAR_FUTURE - ET_HOUR - ET_DAYS(1) } },
+      FAR_FUTURE - ET_HOUR },
+    { "replay: the reference is the newest accepted time, not a rejected one",
+      { "input.max_jump=1d", NULL },
+      { { ET_DAYS(1), NO_TS, "ok", 0 },
+        { ET_DAYS(3), NO_TS, "future", 2 * ET_DAY },
+        { ET_DAYS(2) + 1, NO_TS, "future", ET_DAY + 1 },
+        { ET_DAYS(2), NO_TS, "ok", 0 } },
+      ET_DAYS(2) - ET_HOUR },
+    { "replay: input.max_jump=0 turns it off",
+      { "input.max_jump=0", NULL },
+      { { ET_DAYS(1), NO_TS, "ok", 0 }, { ET_DAYS(1000), NO_TS, "ok", 0 } },
+      ET_DAYS(1000) - ET_HOUR },
+};
+
+static const char *out_header(const struct churn_output *o, const char *name)
+{
+    static char buf[128];
+
+    for (size_t i = 0; i < o->header_cnt; i++) {
+        if (strcmp(o->headers[i].name, name) == 0) {
+            snprintf(buf, sizeof(buf), "%.*s", (int)o->headers[i].value.len,
+                     o->headers[i].value.ptr);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_future_bound)
+{
+    struct et t;
+    struct churn_engine_stats st;
+    uint64_t future_cnt = 0;
+
+    et_init(&t, future_cases[_i].sets);
+    for (size_t k = 0; k < 4 && future_cases[_i].steps[k].want; k++) {
+        const struct future_step *s = &future_cases[_i].steps[k];
+        struct churn_source src = {
+            "churn.events", 0, (int64_t)k, s->kafka_ms, { "a", 1 }
+        };
+        struct churn_error err = { 0 };
+        const struct churn_output *o;
+        const struct churn_output *dl = NULL;
+        char line[256];
+        size_t n;
+
+        if (s->kafka_ms == NO_TS) {
+            src = (struct churn_source){
+                "f.jsonl", -1, (int64_t)k + 1, -1, { NULL, 0 }
+            };
+        }
+        snprintf(line, sizeof(line),
+                 "{\"event_id\":\"f%zu\",\"type\":\"usage.login\","
+                 "\"account_id\":\"a\",\"ts\":%lld}",
+                 k, (long long)s->ts_ms);
+        ck_assert_msg(churn_engine_feed(t.eng, line, strlen(line), &src,
+                                        &err) == CHURN_OK,
+                      "%s: step %zu: %s", future_cases[_i].name, k, err.msg);
+        n = churn_engine_outputs(t.eng, &o);
+        for (size_t j = 0; j < n; j++) {
+            if (o[j].topic == CHURN_TOPIC_DLQ) {
+                ck_assert_msg(dl == NULL, "%s: step %zu: two dead letters",
+                              future_cases[_i].name, k);
+                dl = &o[j];
+            }
+        }
+        if (strcmp(s->want, "ok") == 0) {
+            ck_assert_msg(dl == NULL, "%s: step %zu: dead-lettered %s (%s)",
+                          future_cases[_i].name, k,
+                          dl ? out_header(dl, "churnd.reason") : "",
+                          dl ? out_header(dl, "churnd.detail") : "");
+        } else {
+            char by[32];
+            const char *hname = strcmp(s->want, "future") == 0
+                                    ? "churnd.future_by_ms"
+                                    : "churnd.late_by_ms";
+            ck_assert_msg(dl != NULL, "%s: step %zu: accepted, want %s",
+                          future_cases[_i].name, k, s->want);
+            ck_assert_msg(strcmp(out_header(dl, "churnd.reason"), s->want) == 0,
+                          "%s: step %zu: reason %s, want %s",
+                          future_cases[_i].name, k,
+                          out_header(dl, "churnd.reason"), s->want);
+            snprintf(by, sizeof(by), "%lld", (long long)s->by_ms);
+            ck_assert_msg(
+                out_header(dl, hname) != NULL &&
+                    strcmp(out_header(dl, hname), by) == 0,
+                "%s: step %zu: %s %s, want %s", future_cases[_i].name, k, hname,
+                out_header(dl, hname) ? out_header(dl, hname) : "-", by);
+            /* the dead letter keeps the original bytes and the key */
+            ck_assert_msg(dl->value.len == strlen(line) &&
+                              memcmp(dl->value.ptr, line, dl->value.len) == 0,
+                          "%s: step %zu: dead letter bytes differ",
+                          future_cases[_i].name, k);
+            ck_assert_msg(dl->key.len == 1 && dl->key.ptr[0] == 'a',
+                          "%s: step %zu: dead letter key",
+                          future_cases[_i].name, k);
+            if (strcmp(s->want, "future") == 0) {
+                future_cnt++;
+                ck_assert_msg(
+                    strstr(out_header(dl, "churnd.detail"),
+                           s->kafka_ms == NO_TS ? "input.max_jump"
+                                                : "input.max_future") != NULL,
+                    "%s: step %zu: detail names the wrong bound: %s",
+                    future_cases[_i].name, k, out_header(dl, "churnd.detail"));
+            }
+        }
+        churn_engine_outputs_clear(t.eng);
+    }
+    churn_engine_get_stats(t.eng, &st);
+    ck_assert_msg(st.by_reason[CHURN_REASON_FUTURE] == future_cnt,
+                  "%s: %llu future in the stats, want %llu",
+                  future_cases[_i].name,
+                  (unsigned long long)st.by_reason[CHURN_REASON_FUTURE],
+                  (unsigned long long)future_cnt);
+    ck_assert_msg(st.in == st.accepted + st.dead_letters + st.duplicates,
+                  "%s: in != accepted + dead letters + duplicates",
+                  future_cases[_i].name);
+    ck_assert_msg(st.watermark_ms == future_cases[_i].watermark_ms,
+                  "%s: watermark %lld, want %lld", future_cases[_i].name,
+                  (long long)st.watermark_ms,
+                  (long long)future_cases[_i].watermark_ms);
+    et_release(&t);
+}
+END_TEST
+
+START_TEST(test_future_pre_decoded)
+{
+    struct et t;
+    struct churn_event ev;
+    struct churn_error err = { 0 };
+    struct churn_source src = { "p", 3, 42, ET_DAYS(1), { "a", 1 } };
+    const struct churn_output *o;
+    const char want[] = "{\"event_id\":\"fut\",\"type\":\"usage.login\","
+                        "\"account_id\":\"a\",\"ts\":1767745800000}";
+
+    et_init(&t, NULL);
+    memset(&ev, 0, sizeof(ev));
+    ev.type = CHURN_EV_USAGE_LOGIN;
+    ev.event_id = (struct churn_str){ "fut", 3 };
+    ev.account_id = (struct churn_str){ "a", 1 };
+    ev.ts_ms = ET_DAYS(2) + 30 * ET_MIN(1);
+    ck_assert(churn_engine_apply(t.eng, &ev, &src, &err) == CHURN_OK);
+    ck_assert_uint_eq(churn_engine_outputs(t.eng, &o), 1);
+    ck_assert_int_eq(o[0].topic, CHURN_TOPIC_DLQ);
+    ck_assert_str_eq(out_header(&o[0], "churnd.reason"), "future");
+    ck_assert_str_eq(out_header(&o[0], "churnd.future_by_ms"), "88200000");
+    /* no bytes of its own: the envelope, re-encoded */
+    ck_assert_uint_eq(o[0].value.len, sizeof(want) - 1);
+    ck_assert(memcmp(o[0].value.ptr, want, sizeof(want) - 1) == 0);
+    et_release(&t);
+}
+END_TEST
+
 START_TEST(test_ring_rollover_long_gap)
 {
     struct et t;
@@ -603,6 +833,9 @@ static Suite *churn_engine_suite(void)
     tcase_add_test(tc, test_out_of_order_within_lateness);
     tcase_add_test(tc, test_late_beyond_lateness);
     tcase_add_test(tc, test_late_pre_decoded);
+    tcase_add_loop_test(tc, test_future_bound, 0,
+                        sizeof(future_cases) / sizeof(future_cases[0]));
+    tcase_add_test(tc, test_future_pre_decoded);
     tcase_add_test(tc, test_ring_rollover_long_gap);
     tcase_add_test(tc, test_evict_at_max_accounts);
     tcase_add_test(tc, test_evict_idle_on_watermark);

@@ -709,10 +709,11 @@ START_TEST(test_watermark_jump_is_one_record)
     json_t *r;
     size_t n = 0;
 
-    /* (no idle eviction: the account must survive the jump) */
+    /* (no idle eviction: the account must survive the jump; no jump
+     * bound: this jump is the point) */
     init(&t,
          (const char *const[]){ "metrics.period=1d", "state.idle_evict=0",
-                                NULL },
+                                "input.max_jump=0", NULL },
          NULL, NULL);
     et_ev(&t, "subscription.created", "a", ET_DAYS(0) + ET_HOUR,
           "\"plan\":\"team\",\"mrr\":1000,\"currency\":\"USD\"");

@@ -101,6 +101,8 @@ struct churn_config {
     int64_t input_dedupe_horizon_ms; /* input.dedupe_horizon */
     size_t input_dedupe_capacity;    /* input.dedupe_capacity, ids */
     int64_t input_allowed_lateness_ms;
+    int64_t input_max_future_ms; /* input.max_future, 0 = off */
+    int64_t input_max_jump_ms;   /* input.max_jump, 0 = off */
 
     /* output. */
     char output_signals[CHURN_TOPIC_MAX];
@@ -135,6 +137,8 @@ struct churn_config {
     double drop_min_expected;    /* rule.engagement_drop.min_expected */
     double drop_z;               /* rule.engagement_drop.z */
     double drop_min_dispersion;  /* rule.engagement_drop.min_dispersion */
+    double drop_trend_z;         /* rule.engagement_drop.trend_z */
+    double drop_trend_ratio;     /* rule.engagement_drop.trend_ratio */
     int64_t inactivity_after_ms; /* rule.inactivity.after */
     double inactivity_max_gap_p; /* rule.inactivity.max_gap_probability */
     uint32_t failure_streak;     /* rule.payment_failure_streak.failures */
@@ -150,6 +154,8 @@ struct churn_config {
     int64_t abandon_after_ms;       /* rule.feature_abandonment.unused */
     int32_t detractor_nps_max;      /* rule.detractor_feedback.nps_max */
     double detractor_sentiment_max; /* rule.detractor_feedback.sentiment_max */
+    double detractor_max_activity;  /* rule.detractor_feedback.max_activity */
+    int64_t detractor_within_ms;    /* rule.detractor_feedback.within */
 
     /* plan. */
     struct churn_plan_config plans[CHURN_MAX_PLANS];

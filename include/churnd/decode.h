@@ -20,8 +20,9 @@
  * document and stay valid until the next churn_decoder_decode() on the same
  * decoder or churn_decoder_free(). The input bytes are borrowed for the call.
  *
- * Time: the decoder reads no clock. `late` is not decided here (the engine
- * owns the watermark); the decoder only parses and range-checks `ts`.
+ * Time: the decoder reads no clock. `late` and `future` are not decided
+ * here (the engine owns the watermark and the references); the decoder only
+ * parses and range-checks `ts`.
  */
 
 /* Stable dead-letter reason codes. The names are part of the contract. */
@@ -38,6 +39,7 @@ enum churn_reason {
     CHURN_REASON_UNKNOWN_TYPE,   /* `type` not in the contract */
     CHURN_REASON_BAD_TIMESTAMP,  /* `ts` unparseable or out of range */
     CHURN_REASON_LATE,           /* behind the watermark (engine) */
+    CHURN_REASON_FUTURE,         /* too far ahead of its reference (engine) */
     CHURN_REASON__COUNT
 };
 

@@ -109,6 +109,12 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
 /* NULL-safe; frees all state and outputs. */
 void churn_engine_free(struct churn_engine *eng);
 
+/* Replaces the GeoIP lookup (NULL: none), e.g. on an engine restored from
+ * a snapshot, which is made without one. Later events use it. */
+void churn_engine_set_geo(struct churn_engine *eng,
+                          churn_geo_fn geo,
+                          void *geo_ctx);
+
 /*
  * Feeds the raw bytes of one input (a Kafka value or NDJSON line without its
  * line terminator). Decodes it; a bad input becomes a dead-letter output with

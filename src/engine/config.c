@@ -164,6 +164,12 @@ static const struct key_desc keys[] = {
         "1000000", "most event ids remembered at once; 0 = no dedupe"),
     DUR("input.allowed_lateness", input_allowed_lateness_ms, 0, 7 * MS_DAY,
         "1h", "how far behind the newest event time an event may arrive"),
+    DUR("input.max_future", input_max_future_ms, 0, 3650 * MS_DAY, "1h",
+        "how far ahead of its Kafka message timestamp an event time may be; "
+        "0 = off"),
+    DUR("input.max_jump", input_max_jump_ms, 0, 3650 * MS_DAY, "180d",
+        "without a message timestamp (replay), how far ahead of the newest "
+        "event time an event may be; 0 = off"),
     TOPIC("output.signals", output_signals, "churn.signals",
           "topic for score signals"),
     TOPIC("output.alerts", output_alerts, "churn.alerts",
@@ -223,6 +229,12 @@ static const struct key_desc keys[] = {
     DEC("rule.engagement_drop.min_dispersion", drop_min_dispersion, 1, 100,
         "3", "floor on the count's variance-to-mean ratio (events come in "
         "bursts per visit)"),
+    DEC("rule.engagement_drop.trend_z", drop_trend_z, 0, 10, "4",
+        "also fire on a decline over the whole window this many standard "
+        "deviations strong (0 = off)"),
+    DEC("rule.engagement_drop.trend_ratio", drop_trend_ratio, 0, 1, "0.4",
+        "... when the fitted level fell to at most this share of where it "
+        "started"),
     RULE(CHURN_RULE_INACTIVITY, "inactivity", "warning", "7d"),
     DUR("rule.inactivity.after", inactivity_after_ms, MS_HOUR, 365 * MS_DAY,
         "10d", "fire after this long without usage (event time)"),
@@ -263,6 +275,13 @@ static const struct key_desc keys[] = {
         "an NPS score at or below this fires"),
     DEC("rule.detractor_feedback.sentiment_max", detractor_sentiment_max, -1,
         1, "-0.5", "a ticket sentiment at or below this fires"),
+    DEC("rule.detractor_feedback.max_activity", detractor_max_activity, 0,
+        1000, "0.8",
+        "... once the account's last week is at most this share of its "
+        "baseline (or of its plan's cohort); 1000 = whatever its usage"),
+    DUR("rule.detractor_feedback.within", detractor_within_ms, 0,
+        90 * MS_DAY, "14d",
+        "a detractor response waits this long for weak usage to fire"),
     RULE(CHURN_RULE_CHARGEBACK, "chargeback", "critical", "1d"),
     RULE(CHURN_RULE_HEALTH_CRITICAL, "health_critical", "critical", "7d"),
 
@@ -287,8 +306,14 @@ static const struct key_desc keys[] = {
         .def = "90d",
         .doc = "evict accounts idle this long; 0 = never",
     },
-    STR("http.listen", KT_LISTEN, http_listen,
-        "host:port for /metrics, /healthz, /readyz; empty = off"),
+    {
+        .name = "http.listen",
+        .type = KT_LISTEN,
+        AT(http_listen),
+        .def = "127.0.0.1:9476",
+        .doc = "run: host:port for /metrics, /healthz, /readyz, /accounts; "
+               "empty = off",
+    },
     DUR("metrics.period", metrics_period_ms, MS_MIN, 31 * MS_DAY, "1d",
         "period of the SaaS metrics output"),
     ENUM("metrics.churn_at", metrics_churn_at, churn_at_names, "cancel",

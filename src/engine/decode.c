@@ -209,6 +209,7 @@ static const char *const reason_names[CHURN_REASON__COUNT] = {
     [CHURN_REASON_UNKNOWN_TYPE] = "unknown_type",
     [CHURN_REASON_BAD_TIMESTAMP] = "bad_timestamp",
     [CHURN_REASON_LATE] = "late",
+    [CHURN_REASON_FUTURE] = "future",
 };
 
 static const char *const reason_meanings[CHURN_REASON__COUNT] = {
@@ -234,6 +235,10 @@ static const char *const reason_meanings[CHURN_REASON__COUNT] = {
         "1970..9999",
     [CHURN_REASON_LATE] = "event time is behind the watermark by more than "
                           "the allowed lateness",
+    [CHURN_REASON_FUTURE] =
+        "event time is ahead of the Kafka message timestamp by more than "
+        "input.max_future (without a message timestamp: ahead of the newest "
+        "event time by more than input.max_jump)",
 };
 
 /*

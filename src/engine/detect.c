@@ -48,6 +48,77 @@ static double inactivity_gap_p(const struct churn__figures *f)
     return pow(1 - p, f->days_since_usage);
 }
 
+/* engagement_drop's two tests (DESIGN §7, README "Rules") */
+static bool is_drop(const struct churn_config *c,
+                    const struct churn__figures *f)
+{
+    return !f->insufficient && f->expected >= c->drop_min_expected &&
+           f->ratio <= c->drop_ratio && f->z <= -c->drop_z;
+}
+
+static bool has_trend(const struct churn_config *c,
+                      const struct churn__figures *f)
+{
+    return c->drop_trend_z > 0 && f->trend_n > 0;
+}
+
+static bool is_decline(const struct churn_config *c,
+                       const struct churn__figures *f)
+{
+    return !f->insufficient && has_trend(c, f) &&
+           f->trend_start * f->recent_n >= c->drop_min_expected &&
+           f->trend_ratio <= c->drop_trend_ratio &&
+           f->trend_z <= -c->drop_trend_z;
+}
+
+/* A detractor response is pending: the last NPS or ticket was one, it came
+ * within the fact window, and no better NPS came since. */
+static bool detractor_pending(const struct churn_config *c,
+                              const struct churn__account *acc,
+                              int64_t at_ms)
+{
+    bool nps = acc->nps >= 0 && acc->nps <= c->detractor_nps_max;
+    bool ticket =
+        acc->sentiment_milli <= (int)lround(c->detractor_sentiment_max * 1000);
+
+    return acc->feedback_ms != INT64_MIN &&
+           at_ms - acc->feedback_ms <= c->detractor_within_ms &&
+           (nps || ticket);
+}
+
+/* Usage no better than max_activity of what it was: the recent week against
+ * the baseline (or the plan's cohort without one). Without either there is
+ * nothing to judge by yet, and the response keeps waiting. */
+static bool detractor_weak(const struct churn_config *c,
+                           const struct churn__figures *f)
+{
+    if (f->expected <= 0) {
+        return false;
+    }
+    return f->ratio <= c->detractor_max_activity;
+}
+
+void churn__detractor_judge(struct churn_engine *eng,
+                            struct churn__account *acc,
+                            int64_t at_ms,
+                            const struct churn__figures *f)
+{
+    struct churn__figures own;
+    const struct churn_config *c = &eng->cfg;
+
+    if (!detractor_pending(c, acc, at_ms) ||
+        !churn__rule_can_fire(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, at_ms)) {
+        return;
+    }
+    if (f == NULL) {
+        churn__figures_compute(eng, acc, churn__bucket_of(eng, at_ms), &own);
+        f = &own;
+    }
+    if (detractor_weak(c, f)) {
+        churn__alert_fire(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, at_ms, f);
+    }
+}
+
 bool churn__card_expires_within(const struct churn_engine *eng,
                                 const struct churn__account *acc,
                                 int64_t at_ms)
@@ -224,11 +295,33 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "threshold_z", -c->drop_z, 2);
         churn__jw_num(w, "resolve_ratio", c->drop_resolve_ratio, 3);
         churn__jw_num(w, "min_expected", c->drop_min_expected, 2);
-        snprintf(sum, sum_len,
-                 "usage fell to %.0f%% of baseline: %.0f events in %u days "
-                 "vs %.1f expected (z %.1f)",
-                 100 * f->ratio, f->recent_events, f->recent_n, f->expected,
-                 f->z);
+        churn__jw_cstr(w, "test",
+                       is_drop(c, f)
+                           ? (is_decline(c, f) ? "drop+trend" : "drop")
+                           : (is_decline(c, f) ? "trend" : "none"));
+        churn__jw_int(w, "trend_days", f->trend_n);
+        churn__jw_num(w, "trend_start_daily", f->trend_start, 3);
+        churn__jw_num(w, "trend_end_daily", f->trend_end, 3);
+        churn__jw_num(w, "trend_ratio", f->trend_ratio, 3);
+        churn__jw_num(w, "trend_dispersion", f->trend_dispersion, 3);
+        churn__jw_num(w, "trend_z", f->trend_z, 2);
+        churn__jw_num(w, "threshold_trend_ratio", c->drop_trend_ratio, 3);
+        churn__jw_num(w, "threshold_trend_z", -c->drop_trend_z, 2);
+        if (!is_drop(c, f) && is_decline(c, f)) {
+            snprintf(sum, sum_len,
+                     "usage declining for %u days: fitted %.1f -> %.1f "
+                     "events/day (%.0f%%, z %.1f); last %u days %.0f%% of "
+                     "baseline",
+                     f->trend_n, f->trend_start, f->trend_end,
+                     100 * f->trend_ratio, f->trend_z, f->recent_n,
+                     100 * f->ratio);
+        } else {
+            snprintf(sum, sum_len,
+                     "usage fell to %.0f%% of baseline: %.0f events in %u "
+                     "days vs %.1f expected (z %.1f)",
+                     100 * f->ratio, f->recent_events, f->recent_n, f->expected,
+                     f->z);
+        }
         break;
     case CHURN_RULE_INACTIVITY:
         churn__jw_int(w, "days_inactive", f->days_since_usage);
@@ -325,15 +418,16 @@ static void write_evidence(struct churn_engine *eng,
                       (acc->trial_end_ms - at_ms) / CHURN__DAY_MS);
         churn__jw_num(w, "engagement", f ? f->engagement : 0, 1);
         churn__jw_num(w, "threshold", c->trial_max_engagement, 1);
-        churn__jw_num(w, "activity_vs_plan", f ? f->ratio : 0, 3);
-        churn__jw_num(w, "expected_recent", f ? f->expected : 0, 2);
-        churn__jw_num(w, "recent_events", f ? f->recent_events : 0, 0);
+        churn__jw_num(w, "activity_vs_plan", f ? f->plan_ratio : 0, 3);
+        churn__jw_int(w, "days_observed", f ? f->plan_days : 0);
+        churn__jw_num(w, "events_observed", f ? f->plan_events : 0, 0);
+        churn__jw_num(w, "expected_events", f ? f->plan_expected : 0, 2);
         churn__jw_num(w, "max_activity", c->trial_max_activity, 3);
         snprintf(sum, sum_len,
                  "trial ends %s: engagement %.1f, activity "
                  "%.0f%% of its plan's accounts",
                  churn_ts_format(acc->trial_end_ms, t), f ? f->engagement : 0,
-                 f ? 100 * f->ratio : 0);
+                 f ? 100 * f->plan_ratio : 0);
         break;
     }
     case CHURN_RULE_FEATURE_ABANDONMENT: {
@@ -369,6 +463,14 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "sentiment", acc->sentiment_milli / 1000.0, 3);
         churn__jw_int(w, "nps_max", c->detractor_nps_max);
         churn__jw_num(w, "sentiment_max", c->detractor_sentiment_max, 3);
+        churn__jw_time(w, "feedback_at", acc->feedback_ms);
+        if (f != NULL) {
+            churn__jw_bool(w, "insufficient_history", f->insufficient);
+            churn__jw_num(w, "activity_ratio", f->ratio, 3);
+            churn__jw_num(w, "recent_events", f->recent_events, 0);
+            churn__jw_num(w, "expected_recent", f->expected, 2);
+        }
+        churn__jw_num(w, "max_activity", c->detractor_max_activity, 3);
         if (acc->feedback_ms != INT64_MIN && acc->nps >= 0 &&
             acc->nps <= c->detractor_nps_max) {
             snprintf(sum, sum_len, "detractor feedback: NPS %d (at most %d)",
@@ -532,10 +634,12 @@ void churn__detect_boundary(struct churn_engine *eng,
     bool usage_silent = paused || canceling;
     bool fire, clear;
 
-    /* engagement_drop: a count test against the account's own baseline */
-    fire = !f->insufficient && f->expected >= c->drop_min_expected &&
-           f->ratio <= c->drop_ratio && f->z <= -c->drop_z;
-    clear = !f->insufficient ? f->ratio >= c->drop_resolve_ratio : paused;
+    /* engagement_drop: a count test of the recent window against the
+     * account's own baseline, or a decline over the whole window */
+    fire = is_drop(c, f) || is_decline(c, f);
+    clear = !f->insufficient
+                ? f->ratio >= c->drop_resolve_ratio && !is_decline(c, f)
+                : paused;
     rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear,
               usage_silent || after_pause, at_ms, f, "cleared");
 
@@ -567,10 +671,11 @@ void churn__detect_boundary(struct churn_engine *eng,
     fire = acc->status == CHURN__ST_TRIALING && acc->trial_end_ms > at_ms &&
            acc->trial_end_ms - at_ms <= c->trial_before_ms &&
            (f->engagement < c->trial_max_engagement ||
-            (f->expected > 0 && f->ratio <= c->trial_max_activity));
+            (f->plan_expected > 0 && f->plan_ratio <= c->trial_max_activity));
     clear = acc->status != CHURN__ST_TRIALING ||
             (f->engagement >= c->trial_max_engagement + 10 &&
-             (f->expected <= 0 || f->ratio > c->trial_max_activity + 0.1));
+             (f->plan_expected <= 0 ||
+              f->plan_ratio > c->trial_max_activity + 0.1));
     rule_step(eng, acc, CHURN_RULE_TRIAL_LOW_ACTIVATION, fire, clear, paused,
               at_ms, f, "cleared");
 
@@ -581,6 +686,11 @@ void churn__detect_boundary(struct churn_engine *eng,
         clear = !fire;
         rule_step(eng, acc, CHURN_RULE_FEATURE_ABANDONMENT, fire, clear,
                   usage_silent || after_pause, at_ms, f, "cleared");
+    }
+
+    /* detractor_feedback: a pending detractor once usage is weak too */
+    if (!usage_silent) {
+        churn__detractor_judge(eng, acc, at_ms, f);
     }
 
     /* health_critical, resolving only 5 points above the band */

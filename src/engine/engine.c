@@ -388,6 +388,14 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
     return eng;
 }
 
+void churn_engine_set_geo(struct churn_engine *eng,
+                          churn_geo_fn geo,
+                          void *geo_ctx)
+{
+    eng->geo = geo;
+    eng->geo_ctx = geo_ctx;
+}
+
 void churn_engine_free(struct churn_engine *eng)
 {
     if (eng == NULL) {
@@ -485,7 +493,7 @@ static void dead_letter(struct churn_engine *eng,
                         const char *detail,
                         struct churn_str key,
                         int64_t event_ms,
-                        int64_t late_by_ms)
+                        int64_t by_ms)
 {
     struct churn__outq *q = &eng->out;
     struct churn_output *o = churn__outq_push(q);
@@ -535,10 +543,12 @@ static void dead_letter(struct churn_engine *eng,
                                (struct churn_str){ eng->jw.p, eng->jw.len });
         }
     }
-    if (reason == CHURN_REASON_LATE) {
+    if (reason == CHURN_REASON_LATE || reason == CHURN_REASON_FUTURE) {
         churn__jw_reset(&eng->jw);
-        churn__jw_int(&eng->jw, NULL, late_by_ms);
-        churn__outq_header(q, o, "churnd.late_by_ms",
+        churn__jw_int(&eng->jw, NULL, by_ms);
+        churn__outq_header(q, o,
+                           reason == CHURN_REASON_LATE ? "churnd.late_by_ms"
+                                                       : "churnd.future_by_ms",
                            (struct churn_str){ eng->jw.p, eng->jw.len });
     }
 }
@@ -668,7 +678,10 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
         }
         acc->changed = 1;
         churn__figures_compute(eng, acc, boundary, &f);
-        if (!f.insufficient && f.base_daily_mean > 0) {
+        /* the norm is set by established paying accounts: a trial is
+         * judged against them, never against other trials */
+        if (!f.insufficient && f.base_daily_mean > 0 &&
+            acc->status != CHURN__ST_TRIALING) {
             double seats = acc->seats > 0 ? acc->seats : 1;
             double per_seat = f.base_daily_mean / seats;
             eng->cohort_next[acc->plan].sum_log_per_seat +=
@@ -783,6 +796,87 @@ enum churn_err churn_engine_advance(struct churn_engine *eng,
 
 /* ---- input ---- */
 
+/*
+ * Dead-letters a decoded event as late or future. Pre-decoded input
+ * (churn_engine_apply) has no bytes of its own: its envelope is re-encoded
+ * so the dead letter still identifies the event.
+ */
+static enum churn_err reject(struct churn_engine *eng,
+                             const struct churn_event *ev,
+                             const char *raw,
+                             size_t raw_len,
+                             const struct churn_source *src,
+                             enum churn_reason reason,
+                             const char *detail,
+                             int64_t by_ms,
+                             struct churn_error *err)
+{
+    if (raw == NULL) {
+        struct churn__jw *w = &eng->jw;
+        churn__jw_reset(w);
+        churn__jw_open(w, NULL);
+        churn__jw_str(w, "event_id", ev->event_id);
+        churn__jw_cstr(w, "type", churn_event_type_name(ev->type));
+        churn__jw_str(w, "account_id", ev->account_id);
+        churn__jw_int(w, "ts", ev->ts_ms);
+        churn__jw_close(w);
+        if (w->oom) {
+            return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+        }
+        /* dead_letter() reuses the writer: copy the bytes out first */
+        raw = churn__outq_copy(&eng->out, w->p, w->len);
+        raw_len = w->len;
+        if (raw == NULL) {
+            return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+        }
+    }
+    dead_letter(eng, raw, raw_len, src, reason, detail, ev->account_id,
+                ev->ts_ms, by_ms);
+    return eng->out.oom
+               ? churn_error_set(err, CHURN_ENOMEM, "outputs: out of memory")
+               : CHURN_OK;
+}
+
+/*
+ * The future bound (input.max_future, input.max_jump). An event far ahead
+ * of real time would move the watermark there and make every later event
+ * late, so it is dead-lettered instead. The reference comes from the input,
+ * never from a clock, so the engine stays deterministic: the Kafka message
+ * timestamp (CreateTime or LogAppendTime) when the input has one, as an
+ * event cannot have happened long after it was produced; else (replay, or
+ * a message without a timestamp) the newest event time accepted so far,
+ * with the looser input.max_jump, since a replay may legitimately resume
+ * after a quiet period. The first event without a timestamp has no
+ * reference and is accepted. Writes the detail and how far ahead it is.
+ */
+static bool is_future(const struct churn_engine *eng,
+                      const struct churn_event *ev,
+                      const struct churn_source *src,
+                      char *detail,
+                      size_t detail_len,
+                      int64_t *ahead_ms)
+{
+    char a[CHURN_TS_BUF_LEN], b[CHURN_TS_BUF_LEN];
+    bool kafka = src != NULL && src->timestamp_ms > 0;
+    int64_t ref = kafka ? src->timestamp_ms : eng->max_ts;
+    int64_t bound =
+        kafka ? eng->cfg.input_max_future_ms : eng->cfg.input_max_jump_ms;
+
+    /* Both are >= 0 here, so the difference cannot overflow. */
+    if (bound <= 0 || ref == INT64_MIN || ev->ts_ms - ref <= bound) {
+        return false;
+    }
+    *ahead_ms = ev->ts_ms - ref;
+    snprintf(detail, detail_len,
+             "event time %s is ahead of the %s %s by more "
+             "than %s",
+             churn_ts_format(ev->ts_ms, a),
+             kafka ? "message timestamp" : "newest event time",
+             churn_ts_format(ref, b),
+             kafka ? "input.max_future" : "input.max_jump");
+    return true;
+}
+
 static enum churn_err accept_event(struct churn_engine *eng,
                                    const struct churn_event *ev,
                                    const char *raw,
@@ -792,6 +886,8 @@ static enum churn_err accept_event(struct churn_engine *eng,
 {
     uint64_t idh = id_hash(ev->event_id);
     struct churn__account *acc;
+    char detail[160];
+    int64_t ahead;
     bool created;
     int32_t b;
 
@@ -801,36 +897,16 @@ static enum churn_err accept_event(struct churn_engine *eng,
     }
     if (eng->stats.watermark_ms != INT64_MIN &&
         ev->ts_ms < eng->stats.watermark_ms) {
-        int64_t late_by = eng->stats.watermark_ms - ev->ts_ms;
-        char detail[96];
         char wm[CHURN_TS_BUF_LEN];
 
         snprintf(detail, sizeof(detail), "event time behind the watermark %s",
                  churn_ts_format(eng->stats.watermark_ms, wm));
-        if (raw == NULL) {
-            /* Pre-decoded input has no bytes of its own: re-encode the
-             * envelope so the dead letter still identifies the event. */
-            struct churn__jw *w = &eng->jw;
-            churn__jw_reset(w);
-            churn__jw_open(w, NULL);
-            churn__jw_str(w, "event_id", ev->event_id);
-            churn__jw_cstr(w, "type", churn_event_type_name(ev->type));
-            churn__jw_str(w, "account_id", ev->account_id);
-            churn__jw_int(w, "ts", ev->ts_ms);
-            churn__jw_close(w);
-            if (w->oom) {
-                return churn_error_set(err, CHURN_ENOMEM, "out of memory");
-            }
-            /* dead_letter() reuses the writer: copy the bytes out first */
-            raw = churn__outq_copy(&eng->out, w->p, w->len);
-            raw_len = w->len;
-            if (raw == NULL) {
-                return churn_error_set(err, CHURN_ENOMEM, "out of memory");
-            }
-        }
-        dead_letter(eng, raw, raw_len, src, CHURN_REASON_LATE, detail,
-                    ev->account_id, ev->ts_ms, late_by);
-        return CHURN_OK;
+        return reject(eng, ev, raw, raw_len, src, CHURN_REASON_LATE, detail,
+                      eng->stats.watermark_ms - ev->ts_ms, err);
+    }
+    if (is_future(eng, ev, src, detail, sizeof(detail), &ahead)) {
+        return reject(eng, ev, raw, raw_len, src, CHURN_REASON_FUTURE, detail,
+                      ahead, err);
     }
     if (!dd_insert(&eng->dedupe, idh, ev->ts_ms, &eng->stats.dedupe_dropped)) {
         return churn_error_set(err, CHURN_ENOMEM, "dedupe: out of memory");

@@ -51,6 +51,20 @@ struct churn__figures {
     double ratio;           /* R / E */
     double dispersion;      /* phi */
     double z;               /* (R - E) / sqrt(phi E) */
+    /* trend over the whole window (recent + baseline): a weekday-adjusted
+     * least-squares slope of the daily counts and its score test */
+    uint32_t trend_n;        /* days in the fit; 0: too few */
+    double trend_start;      /* fitted daily level on the first day */
+    double trend_end;        /* ... on the last day, at least 0 */
+    double trend_ratio;      /* trend_end / trend_start */
+    double trend_dispersion; /* phi around the fit, floored */
+    double trend_z;          /* slope score / its standard deviation */
+    /* without a baseline or while trialing: activity since the first event
+     * (at most the whole window) against the plan's cohort, per seat */
+    uint32_t plan_days;   /* completed buckets since the first event */
+    double plan_events;   /* events in them */
+    double plan_expected; /* cohort daily mean per seat x seats x days */
+    double plan_ratio;    /* plan_events / plan_expected; 0: no cohort */
     double users_recent, users_base_weekly;
     double features_recent, features_base_weekly;
     int32_t days_since_usage;
@@ -67,10 +81,11 @@ struct churn__figures {
 };
 
 /* A plan's typical activity: the geometric mean of its established
- * accounts' baseline daily events per seat (account activity is heavy-
- * tailed; the arithmetic mean sits well above the typical account).
- * Gathered while the previous boundary scored its accounts, and summed in
- * fixed point (2^-20) so the result does not depend on account order. */
+ * (baseline, not trialing) accounts' baseline daily events per seat (account
+ * activity is heavy- tailed; the arithmetic mean sits well above the typical
+ * account). Gathered while the previous boundary scored its accounts, and
+ * summed in fixed point (2^-20) so the result does not depend on account order.
+ */
 struct churn__cohort {
     int64_t sum_log_per_seat; /* sum of ln(baseline mean per seat) * 2^20 */
     uint32_t cnt;
@@ -170,6 +185,14 @@ void churn__signal_maybe(struct churn_engine *eng,
                          struct churn__account *acc,
                          const struct churn__figures *f,
                          int64_t at_ms);
+
+/* detect.c: fires detractor_feedback at at_ms when a detractor response
+ * (the account's last NPS or ticket) is pending and the account's usage is
+ * weak by f (NULL: the figures of the buckets completed before at_ms). */
+void churn__detractor_judge(struct churn_engine *eng,
+                            struct churn__account *acc,
+                            int64_t at_ms,
+                            const struct churn__figures *f);
 
 /* detect.c: the deterministic id of the alert on acc's rule since since_ms */
 uint64_t churn__alert_id(const struct churn__account *acc,

@@ -281,7 +281,9 @@ static void on_feedback(struct churn_engine *eng,
     }
     if (detractor) {
         acc->feedback_ms = t;
-        fire_if_allowed(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, t);
+        /* judged against the usage of the completed buckets before it;
+         * if that usage holds up, later boundaries judge it again */
+        churn__detractor_judge(eng, acc, t, NULL);
     } else if (ev->type == CHURN_EV_FB_NPS) {
         resolve_if_firing(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, t,
                           "cleared");

@@ -1041,10 +1041,21 @@ static void save_flows(struct churn__ww *w, const int64_t *v, size_t n)
     }
 }
 
+/* Ledger figures a real ledger could hold; sums stay far from overflow. */
+#define LEDGER_MAX 1000000000000000000LL
+
+static int64_t load_figure(struct churn__wr *r)
+{
+    int64_t v = churn__wr_i64(r);
+
+    churn__wr_check(r, v >= -LEDGER_MAX && v <= LEDGER_MAX);
+    return v;
+}
+
 static void load_flows(struct churn__wr *r, int64_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        v[i] = churn__wr_i64(r);
+        v[i] = load_figure(r);
     }
 }
 
@@ -1089,6 +1100,11 @@ bool churn__metrics_load(struct churn_engine *eng, struct churn__wr *r)
     memset(m->map, 0, (m->map_mask + 1) * sizeof(*m->map));
     m->open_start = churn__wr_i64(r);
     m->open_end = churn__wr_i64(r);
+    churn__wr_check(r, (m->open_start == INT64_MIN &&
+                        m->open_end == INT64_MIN) ||
+                           (m->open_start >= CHURN_TS_MIN_MS - m->period_ms &&
+                            m->open_start < m->open_end &&
+                            m->open_end <= CHURN_TS_MAX_MS + m->period_ms));
     load_flows(r, (int64_t *)m->evicted_open, CHURN_RULE__COUNT);
     uint32_t n = churn__wr_u32(r);
     churn__wr_check(r, n <= (r->len - r->pos) / 8);
@@ -1106,10 +1122,10 @@ bool churn__metrics_load(struct churn_engine *eng, struct churn__wr *r)
             return false;
         }
         churn__wr_check(r, s->cell_cnt == 0); /* each slice once */
-        s->start = churn__wr_i64(r);
-        s->end = churn__wr_i64(r);
-        s->paused = churn__wr_i64(r);
-        s->trialing = churn__wr_i64(r);
+        s->start = load_figure(r);
+        s->end = load_figure(r);
+        s->paused = load_figure(r);
+        s->trialing = load_figure(r);
         load_flows(r, s->flow, MF__COUNT);
         load_flows(r, s->bands, BAND_SLOTS);
         uint32_t cells = churn__wr_u32(r);
@@ -1125,9 +1141,9 @@ bool churn__metrics_load(struct churn_engine *eng, struct churn__wr *r)
                 return false;
             }
             churn__wr_check(r, c->start == 0 && c->end == 0); /* once */
-            c->start = churn__wr_i64(r);
-            c->end = churn__wr_i64(r);
-            c->paused = churn__wr_i64(r);
+            c->start = load_figure(r);
+            c->end = load_figure(r);
+            c->paused = load_figure(r);
             load_flows(r, c->flow, MF__COUNT);
         }
     }

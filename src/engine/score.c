@@ -66,6 +66,112 @@ dispersion(const double *x, uint32_t n, uint32_t period, double mean)
     return phi < 1 ? 1 : phi;
 }
 
+/*
+ * Trend over the whole window: x[0..n) are daily counts, oldest first. The
+ * model is a mean per weekday plus one common slope (least squares), so a
+ * quiet weekend at either end is no trend. The score test of "no slope"
+ * under quasi-Poisson counts with the weekday means: Var(sum (t - tw) x) =
+ * phi * sum (t - tw)^2 mw, phi from the residuals around the fit (floored,
+ * as for the drop test). A gradual decline that the 7-day halving test sees
+ * only once its own baseline has sunk shows here weeks earlier.
+ */
+static void trend(struct churn__figures *f,
+                  const double *x,
+                  uint32_t n,
+                  uint32_t period,
+                  double min_dispersion)
+{
+    double gsum[32] = { 0 }, gt[32] = { 0 }, gcnt[32] = { 0 };
+    double sxx = 0, sxy = 0, vxx = 0, ss = 0, total = 0, tbar;
+    uint32_t groups = 0;
+
+    if (period > 32 || period == 0) {
+        period = 1;
+    }
+    if (n < 2 * period || n < 4) {
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        gsum[i % period] += x[i];
+        gt[i % period] += i;
+        gcnt[i % period] += 1;
+        total += x[i];
+    }
+    if (total <= 0) {
+        return;
+    }
+    for (uint32_t g = 0; g < period; g++) {
+        groups += gcnt[g] > 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t g = i % period;
+        double dt = i - gt[g] / gcnt[g];
+        sxx += dt * dt;
+        sxy += dt * x[i];
+        vxx += dt * dt * gsum[g] / gcnt[g];
+    }
+    if (sxx <= 0 || vxx <= 0 || n <= groups + 1) {
+        return;
+    }
+    double beta = sxy / sxx, mean = total / n;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t g = i % period;
+        double r = x[i] - gsum[g] / gcnt[g] - beta * (i - gt[g] / gcnt[g]);
+        ss += r * r;
+    }
+    double phi = ss / (double)(n - groups - 1) / mean;
+    if (phi < min_dispersion) {
+        phi = min_dispersion;
+    }
+    tbar = (n - 1) / 2.0;
+    f->trend_n = n;
+    f->trend_start = mean - beta * tbar;
+    f->trend_end = mean + beta * tbar;
+    if (f->trend_end < 0) {
+        f->trend_end = 0;
+    }
+    f->trend_ratio = f->trend_start > 0 ? f->trend_end / f->trend_start : 1;
+    f->trend_dispersion = phi;
+    f->trend_z = sxy / sqrt(phi * vxx);
+}
+
+/*
+ * A young account's (or a trial's) activity against its plan's cohort: the
+ * events of every completed day since its first event, up to the whole
+ * window, against the cohort's daily mean per seat for as many days. The
+ * whole record is steadier than the last week, and a trial that already
+ * has two weeks of its own "baseline" is still judged against accounts
+ * that pay.
+ */
+static void plan_activity(const struct churn_engine *eng,
+                          const struct churn__account *acc,
+                          int32_t boundary,
+                          const struct churn__ring_view *v,
+                          struct churn__figures *f)
+{
+    const struct churn__cohort *c = &eng->cohort[acc->plan];
+    double seats = acc->seats > 0 ? acc->seats : 1;
+    int32_t from = boundary - (int32_t)(f->recent_n + f->base_n);
+
+    if (c->cnt < 5 || (!f->insufficient && acc->status != CHURN__ST_TRIALING)) {
+        return;
+    }
+    if (from < acc->first_bucket) {
+        from = acc->first_bucket;
+    }
+    for (int32_t b = from; b < boundary; b++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        f->plan_events += s < 0 ? 0 : v->events[s];
+        f->plan_days++;
+    }
+    if (f->plan_days > 0) {
+        f->plan_expected =
+            exp((double)c->sum_log_per_seat / CHURN__COHORT_SCALE / c->cnt) *
+            seats * f->plan_days;
+        f->plan_ratio = f->plan_events / f->plan_expected;
+    }
+}
+
 static double payment_component(const struct churn_engine *eng,
                                 const struct churn__account *acc,
                                 int64_t at_ms)
@@ -272,6 +378,25 @@ void churn__figures_compute(struct churn_engine *eng,
                                                 : (int32_t)(d < 0 ? 0 : d);
     }
 
+    /* the trend over recent + baseline, from the first event or the last
+     * resume on (a pause is no decline) */
+    {
+        double wx[64];
+        uint32_t wn = 0;
+        int32_t from = boundary - (int32_t)(f->recent_n + f->base_n);
+        if (from < acc->first_bucket) {
+            from = acc->first_bucket;
+        }
+        if (acc->resumed_bucket != INT32_MIN && from <= acc->resumed_bucket) {
+            from = acc->resumed_bucket + 1;
+        }
+        for (int32_t b = from; b < boundary && wn < 64; b++) {
+            int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+            wx[wn++] = s < 0 ? 0 : v.events[s];
+        }
+        trend(f, wx, wn, period, cfg->drop_min_dispersion);
+    }
+
     /* activity against the account's own baseline, or its plan's cohort */
     f->insufficient = !has_baseline(f->base_avail, f->base_n, f->base_events);
     if (!f->insufficient) {
@@ -307,9 +432,10 @@ void churn__figures_compute(struct churn_engine *eng,
         f->dispersion = 1;
         if (c->cnt >= 5) {
             double seats = acc->seats > 0 ? acc->seats : 1;
-            f->expected = exp((double)c->sum_log_per_seat /
-                              CHURN__COHORT_SCALE / c->cnt) *
-                          seats * (double)observed;
+            double per_day = exp((double)c->sum_log_per_seat /
+                                 CHURN__COHORT_SCALE / c->cnt) *
+                             seats;
+            f->expected = per_day * (double)observed;
             f->ratio = f->recent_events / f->expected;
             f->activity = clamp01(f->ratio);
         } else {
@@ -319,6 +445,7 @@ void churn__figures_compute(struct churn_engine *eng,
         f->users = clamp01(f->users_recent /
                            (acc->seats > 0 && acc->seats < 3 ? acc->seats : 3));
     }
+    plan_activity(eng, acc, boundary, &v, f);
     f->recency = f->days_since_usage <= 1
                      ? 1
                      : clamp01(1 - (f->days_since_usage - 1) / 13.0);

@@ -36,7 +36,7 @@ _Static_assert(sizeof(struct churn__account) == 288,
                "struct churn__account changed: update account_fields[] and "
                "CHURN_STATE_VERSION");
 _Static_assert(sizeof(struct churn_engine_stats) % 8 == 0 &&
-                   sizeof(struct churn_engine_stats) == 480,
+                   sizeof(struct churn_engine_stats) == 488,
                "struct churn_engine_stats changed: bump CHURN_STATE_VERSION");
 
 /* ---- the writer's growth ---- */
@@ -304,11 +304,63 @@ static void put_account(struct churn__ww *w,
     }
 }
 
-/* The ranges the engine indexes with. */
+/* The ranges the decoder admits (decode.c), so that restored state never
+ * holds a number no input could have produced. */
+#define MAX_MONEY 1000000000000000LL
+#define MAX_SEATS 10000000LL
+#define SLACK_MS  (400 * CHURN__DAY_MS) /* cooldowns, horizons past a time */
+
+static bool ms_ok(int64_t v)
+{
+    return v == INT64_MIN ||
+           (v >= CHURN_TS_MIN_MS - SLACK_MS && v <= CHURN_TS_MAX_MS + SLACK_MS);
+}
+
+static bool bucket_ok(const struct churn_engine *eng, int32_t b, int32_t none)
+{
+    return b == none || (b >= churn__bucket_of(eng, CHURN_TS_MIN_MS) - 1 &&
+                         b <= churn__bucket_of(eng, CHURN_TS_MAX_MS) + 1);
+}
+
+static bool score_ok(float v)
+{
+    return v >= 0.0f && v <= 100.0f; /* false for NaN */
+}
+
+static bool times_ok(const struct churn__account *a)
+{
+    const int64_t t[] = { a->first_ms,     a->last_ms,      a->geo_ms,
+                          a->trial_end_ms, a->cancel_at_ms, a->downgrade_ms,
+                          a->feedback_ms,  a->chargeback_ms, a->fail_ms };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        if (!ms_ok(t[i])) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < CHURN_RULE__COUNT; i++) {
+        /* a firing rule has the time it started */
+        if (!ms_ok(a->rule_time[i]) ||
+            ((a->firing >> i & 1u) && a->rule_time[i] == INT64_MIN)) {
+            return false;
+        }
+    }
+    return a->first_ms != INT64_MIN && a->last_ms != INT64_MIN;
+}
+
+/* The ranges the engine indexes and computes with. */
 static bool account_valid(const struct churn_engine *eng,
                           const struct churn__account *a)
 {
-    return a->status <= CHURN__ST_EXPIRED && a->band <= CHURN__BAND_NONE &&
+    return times_ok(a) && a->mrr >= 0 && a->mrr <= MAX_MONEY &&
+           a->prev_mrr >= 0 && a->prev_mrr <= MAX_MONEY && a->seats >= 0 &&
+           a->seats <= MAX_SEATS && a->prev_seats >= 0 &&
+           a->prev_seats <= MAX_SEATS && a->card_exp_ym >= -1 &&
+           a->card_exp_ym <= 10000 * 12 && score_ok(a->health) &&
+           score_ok(a->signaled_health) && score_ok(a->engagement) &&
+           bucket_ok(eng, a->head_bucket, INT32_MIN) &&
+           bucket_ok(eng, a->first_bucket, INT32_MAX) &&
+           bucket_ok(eng, a->resumed_bucket, INT32_MIN) && a->status <= CHURN__ST_EXPIRED && a->band <= CHURN__BAND_NONE &&
            a->signaled_band <= CHURN__BAND_NONE && a->nps >= -1 &&
            a->nps <= 10 && a->head_slot < eng->ring_len &&
            a->plan < CHURN__INTERN_MAX && a->currency < CHURN__INTERN_MAX &&
@@ -453,11 +505,20 @@ static bool get_event(struct churn__wr *r, struct churn_engine *eng)
     e.card_exp_ym = churn__wr_i32(r);
     e.score = churn__wr_i32(r);
     e.sentiment = churn__wr_f64(r);
-    churn__wr_check(r, churn_event_type_name(e.type) != NULL &&
-                           churn_event_family(e.type) != CHURN_FAM_USAGE &&
-                           e.account_id.len > 0 && e.account_id.len <= 255 &&
-                           e.ts_ms >= CHURN_TS_MIN_MS &&
-                           e.ts_ms <= CHURN_TS_MAX_MS);
+    churn__wr_check(
+        r, churn_event_type_name(e.type) != NULL &&
+               churn_event_family(e.type) != CHURN_FAM_USAGE &&
+               e.account_id.len > 0 && e.account_id.len <= 255 &&
+               e.ts_ms >= CHURN_TS_MIN_MS && e.ts_ms <= CHURN_TS_MAX_MS &&
+               ms_ok(e.effective_at_ms) && e.mrr >= 0 && e.mrr <= MAX_MONEY &&
+               e.amount >= 0 && e.amount <= MAX_MONEY && e.seats >= 0 &&
+               e.seats <= MAX_SEATS && e.count >= 0 &&
+               e.count <= 1000000000LL && e.duration_s >= 0 &&
+               e.duration_s <= 10000000LL && e.attempt >= 0 &&
+               e.attempt <= 1000 && e.card_exp_ym >= -1 &&
+               e.card_exp_ym <= 10000 * 12 && e.score >= -1 && e.score <= 10 &&
+               (e.sentiment != e.sentiment ||
+                (e.sentiment >= -1.0 && e.sentiment <= 1.0)));
     return !r->bad && churn__pending_add(eng, &e, seq);
 }
 
@@ -492,6 +553,9 @@ static void get_cohorts(struct churn__wr *r, struct churn__cohort *c)
         }
         c[id].sum_log_per_seat = churn__wr_i64(r);
         c[id].cnt = churn__wr_u32(r);
+        churn__wr_check(r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
+                               c[id].sum_log_per_seat <= INT64_MAX / 4 &&
+                               c[id].cnt <= UINT32_MAX / 4);
     }
 }
 
@@ -608,6 +672,8 @@ static enum churn_err import_partition(struct churn_engine *eng,
     if (!r.bad && !churn__metrics_load(eng, &r)) {
         r.bad = true;
     }
+    churn__wr_check(&r, ms_ok(max_ts) && ms_ok(stats.watermark_ms) &&
+                            bucket_ok(eng, evaluated, INT32_MIN));
     if (r.bad || r.pos != r.len) {
         return churn_error_set(err, CHURN_EFORMAT,
                                "state record: the partition record is "

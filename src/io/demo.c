@@ -56,11 +56,17 @@ static void *produce_main(void *arg)
 
         churn_gen_line_info(d->gen, &info);
         do {
-            e = rd_kafka_producev(d->producer, RD_KAFKA_V_TOPIC(d->topic),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                  RD_KAFKA_V_KEY(info.key.ptr, info.key.len),
-                                  RD_KAFKA_V_VALUE((void *)line, len),
-                                  RD_KAFKA_V_END);
+            /* The message timestamp is the event time, as if each event
+             * were produced as it happened: the replay is generated, not
+             * live, and stamped with today's clock its later events would
+             * be ahead of their messages (input.max_future). */
+            e = rd_kafka_producev(
+                d->producer, RD_KAFKA_V_TOPIC(d->topic),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_KEY(info.key.ptr, info.key.len),
+                RD_KAFKA_V_VALUE((void *)line, len),
+                RD_KAFKA_V_TIMESTAMP(info.event_ms > 0 ? info.event_ms : 0),
+                RD_KAFKA_V_END);
             if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
                 rd_kafka_poll(d->producer, 50);
             }
@@ -109,12 +115,25 @@ on_delivered(void *ctx, enum churn_topic topic, const rd_kafka_message_t *m)
 
 static void demo_usage(FILE *out)
 {
-    fprintf(out, "usage: churnd demo [--events N] [--accounts N] [--seed N] "
-                 "[--quiet] [-c FILE] [-X k=v]... [-v]\n"
-                 "  runs an in-process Kafka mock cluster, produces a "
-                 "generated replay into it\n"
-                 "  and consumes it with churnd, printing alerts as they "
-                 "fire and a summary\n");
+    fprintf(out,
+            "usage: churnd demo [--events N] [--accounts N] [--seed N] "
+            "[--quiet]\n"
+            "                   [-c FILE] [-X k=v]... [-v]\n"
+            "\n"
+            "Runs an in-process Kafka mock cluster, produces a generated\n"
+            "replay into it and consumes it with churnd, printing alerts as\n"
+            "they fire and a summary.\n"
+            "\n"
+            "  --events N         events to generate (default 20000)\n"
+            "  --accounts N       accounts (default 300)\n"
+            "  --seed N           generator seed (default 1)\n"
+            "  -q, --quiet        print only the summary (default: off)\n"
+            "  -c, --config FILE  config file (default: built-in defaults)\n"
+            "  -X key=value       set one config key; repeatable, later wins\n"
+            "                     (default: none; no HTTP endpoint unless\n"
+            "                     -X http.listen=ADDR)\n"
+            "  -v                 debug logging (default: off)\n"
+            "  -h, --help         this help\n");
 }
 
 static bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -246,6 +265,15 @@ int churnd_cmd_demo(int argc, char **argv)
     }
     if (churnd_cli_config(&common, &cfg) != 0) {
         return 2;
+    }
+    /* The demo serves HTTP only when asked on the command line: a daemon's
+     * default port may be taken by a running churnd. */
+    bool http_asked = false;
+    for (size_t i = 0; i < common.set_cnt; i++) {
+        http_asked |= strncmp(common.sets[i], "http.listen=", 12) == 0;
+    }
+    if (!http_asked) {
+        cfg.http_listen[0] = '\0';
     }
     churn_log_setup(common.verbose > 0 ? CHURN_LOG_DEBUG : CHURN_LOG_WARN,
                     cfg.log_format);

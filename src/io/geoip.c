@@ -1,30 +1,53 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "io/geoip.h"
 
+#include "io/http.h"
+
 #include <arpa/inet.h>
+#include <errno.h>
 #include <maxminddb.h>
 #include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 struct churn_geoip {
     MMDB_s db;
+    char *path;
+    uint64_t reloads, reload_failures;
 };
+
+static enum churn_err
+open_db(const char *path, MMDB_s *db, struct churn_error *err)
+{
+    int rc = MMDB_open(path, MMDB_MODE_MMAP, db);
+
+    if (rc == MMDB_SUCCESS) {
+        return CHURN_OK;
+    }
+    if (rc == MMDB_IO_ERROR && errno != 0) {
+        return churn_error_set(err, CHURN_EIO,
+                               "%s: cannot open GeoIP database: %s: %s", path,
+                               MMDB_strerror(rc), strerror(errno));
+    }
+    return churn_error_set(err, CHURN_EIO, "%s: cannot open GeoIP database: %s",
+                           path, MMDB_strerror(rc));
+}
 
 struct churn_geoip *churn_geoip_open(const char *path, struct churn_error *err)
 {
     struct churn_geoip *g = calloc(1, sizeof(*g));
-    int rc;
 
-    if (g == NULL) {
+    if (g == NULL || (g->path = strdup(path)) == NULL) {
+        free(g);
         churn_error_set(err, CHURN_ENOMEM, "geoip: out of memory");
         return NULL;
     }
-    rc = MMDB_open(path, MMDB_MODE_MMAP, &g->db);
-    if (rc != MMDB_SUCCESS) {
-        churn_error_set(err, CHURN_EIO, "%s: cannot open GeoIP database: %s",
-                        path, MMDB_strerror(rc));
+    errno = 0;
+    if (open_db(path, &g->db, err) != CHURN_OK) {
+        free(g->path);
         free(g);
         return NULL;
     }
@@ -35,8 +58,78 @@ void churn_geoip_close(struct churn_geoip *g)
 {
     if (g != NULL) {
         MMDB_close(&g->db);
+        free(g->path);
         free(g);
     }
+}
+
+enum churn_err churn_geoip_reopen(struct churn_geoip *g,
+                                  struct churn_error *err)
+{
+    MMDB_s fresh;
+
+    errno = 0;
+    if (open_db(g->path, &fresh, err) != CHURN_OK) {
+        g->reload_failures++;
+        return CHURN_EIO;
+    }
+    MMDB_close(&g->db);
+    g->db = fresh;
+    g->reloads++;
+    return CHURN_OK;
+}
+
+const char *churn_geoip_path(const struct churn_geoip *g)
+{
+    return g != NULL ? g->path : "";
+}
+
+void churn_geoip_collect(void *ctx, struct churn_prom *p)
+{
+    const struct churn_geoip *g = ctx;
+
+    churn_prom_family(p, "churnd_geoip_reloads_total", "counter",
+                      "GeoIP database re-opens on SIGHUP, by result (a "
+                      "failed one keeps the old database)");
+    churn_prom_sample(p, "churnd_geoip_reloads_total",
+                      (const char *[]){ "result", "ok", NULL },
+                      (double)g->reloads);
+    churn_prom_sample(p, "churnd_geoip_reloads_total",
+                      (const char *[]){ "result", "failed", NULL },
+                      (double)g->reload_failures);
+    churn_prom_family(p, "churnd_geoip_build_timestamp_seconds", "gauge",
+                      "build time of the GeoIP database in use (Unix "
+                      "seconds)");
+    churn_prom_sample(p, "churnd_geoip_build_timestamp_seconds", NULL,
+                      (double)g->db.metadata.build_epoch);
+}
+
+static volatile sig_atomic_t sighup_cnt;
+
+static void on_sighup(int sig)
+{
+    (void)sig;
+    sighup_cnt = 1;
+}
+
+void churn_geoip_sighup_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_sighup;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+bool churn_geoip_sighup_take(void)
+{
+    if (sighup_cnt == 0) {
+        return false;
+    }
+    sighup_cnt = 0;
+    return true;
 }
 
 static void

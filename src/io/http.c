@@ -39,6 +39,13 @@ struct collector {
     void *ctx;
 };
 
+/* An engine requests read: replay's one (partition -1) or one per input
+ * partition in run. */
+struct served {
+    struct churn_engine *eng;
+    int32_t partition;
+};
+
 struct churn_http {
     struct MHD_Daemon *d;
     int fd;
@@ -48,7 +55,11 @@ struct churn_http {
     pthread_cond_t cv;
     atomic_uint waiting; /* requests blocked on mu */
     atomic_bool ready;
-    struct churn_engine *eng;
+    struct served *engs;
+    size_t eng_cnt, eng_cap;
+    /* Counters of engines already removed (a revoked partition), so the
+     * totals /metrics shows never go down. */
+    struct churn_engine_stats retired;
     enum churn_severity severity[CHURN_RULE__COUNT];
     uint64_t lat_cnt[LAT_N + 1]; /* per bucket, the last is +Inf */
     uint64_t lat_sum_ns;
@@ -188,6 +199,43 @@ static void one(struct churn_prom *p,
     churn_prom_sample(p, name, NULL, v);
 }
 
+/* Adds src's counters into dst; with gauges, also the figures that
+ * describe the present (accounts, open alerts) and the newest watermark. */
+static void stats_add(struct churn_engine_stats *dst,
+                      const struct churn_engine_stats *src,
+                      bool gauges)
+{
+    dst->in += src->in;
+    dst->accepted += src->accepted;
+    dst->dead_letters += src->dead_letters;
+    dst->duplicates += src->duplicates;
+    for (int i = 0; i < CHURN_REASON__COUNT; i++) {
+        dst->by_reason[i] += src->by_reason[i];
+    }
+    dst->signals += src->signals;
+    dst->alerts_firing += src->alerts_firing;
+    dst->alerts_resolved += src->alerts_resolved;
+    for (int i = 0; i < CHURN_RULE__COUNT; i++) {
+        dst->alerts_by_rule[i] += src->alerts_by_rule[i];
+        dst->alerts_resolved_by_rule[i] += src->alerts_resolved_by_rule[i];
+        if (gauges) {
+            dst->alerts_open_by_rule[i] += src->alerts_open_by_rule[i];
+        }
+    }
+    if (gauges) {
+        dst->accounts += src->accounts;
+        if (src->watermark_ms > dst->watermark_ms) {
+            dst->watermark_ms = src->watermark_ms;
+        }
+    }
+    dst->evicted_full += src->evicted_full;
+    dst->evicted_idle += src->evicted_idle;
+    dst->geo_misses += src->geo_misses;
+    dst->unknown_plans += src->unknown_plans;
+    dst->dedupe_dropped += src->dedupe_dropped;
+    dst->metrics += src->metrics;
+}
+
 /* Everything /metrics shows; called with mu held. */
 static void render(struct churn_http *h, struct churn_prom *p)
 {
@@ -218,27 +266,43 @@ static void render(struct churn_http *h, struct churn_prom *p)
     churn_prom_sample(p, "churnd_event_processing_seconds_count", NULL,
                       (double)h->lat_total);
 
-    if (h->eng != NULL) {
-        const struct churn_engine *eng = h->eng;
-        churn_engine_get_stats(eng, &st);
-        one(p, "churnd_events_in_total", "counter", "inputs fed to the engine",
-            (double)st.in);
-        one(p, "churnd_events_accepted_total", "counter",
-            "inputs applied to state", (double)st.accepted);
-        one(p, "churnd_duplicates_total", "counter",
-            "inputs skipped as re-deliveries of an event_id",
-            (double)st.duplicates);
-        churn_prom_family(p, "churnd_dead_letters_total", "counter",
-                          "inputs dead-lettered, by reason code");
-        for (int r = 1; r < CHURN_REASON__COUNT; r++) {
-            churn_prom_sample(
-                p, "churnd_dead_letters_total",
-                (const char *[]){
-                    "reason", churn_reason_name((enum churn_reason)r), NULL },
-                (double)st.by_reason[r]);
-        }
+    /* Counters: every engine served so far; gauges: the engines now. */
+    st = h->retired;
+    st.accounts = 0;
+    st.watermark_ms = INT64_MIN;
+    memset(st.alerts_open_by_rule, 0, sizeof(st.alerts_open_by_rule));
+    for (size_t i = 0; i < h->eng_cnt; i++) {
+        struct churn_engine_stats one_st;
+        churn_engine_get_stats(h->engs[i].eng, &one_st);
+        stats_add(&st, &one_st, true);
+    }
+    /* Topic names come from the config, the same in every engine. */
+    const struct churn_engine *eng0 = h->eng_cnt > 0 ? h->engs[0].eng : NULL;
+    one(p, "churnd_engines", "gauge",
+        "engines in this process (run: one per assigned partition number)",
+        (double)h->eng_cnt);
+    one(p, "churnd_events_in_total", "counter",
+        "inputs fed to the engine (run: including inputs re-read to rebuild "
+        "state)",
+        (double)st.in);
+    one(p, "churnd_events_accepted_total", "counter", "inputs applied to state",
+        (double)st.accepted);
+    one(p, "churnd_duplicates_total", "counter",
+        "inputs skipped as re-deliveries of an event_id",
+        (double)st.duplicates);
+    churn_prom_family(p, "churnd_dead_letters_total", "counter",
+                      "inputs dead-lettered, by reason code");
+    for (int r = 1; r < CHURN_REASON__COUNT; r++) {
+        churn_prom_sample(
+            p, "churnd_dead_letters_total",
+            (const char *[]){ "reason", churn_reason_name((enum churn_reason)r),
+                              NULL },
+            (double)st.by_reason[r]);
+    }
+    if (eng0 != NULL) {
         churn_prom_family(p, "churnd_outputs_total", "counter",
-                          "outputs produced, by topic");
+                          "outputs the engine made, by topic (run: including "
+                          "those discarded while rebuilding state)");
         const double outs[CHURN_TOPIC__COUNT] = {
             [CHURN_TOPIC_SIGNALS] = (double)st.signals,
             [CHURN_TOPIC_ALERTS] =
@@ -250,62 +314,73 @@ static void render(struct churn_http *h, struct churn_prom *p)
             churn_prom_sample(
                 p, "churnd_outputs_total",
                 (const char *[]){
-                    "topic", churn_engine_topic_name(eng, (enum churn_topic)t),
+                    "topic", churn_engine_topic_name(eng0, (enum churn_topic)t),
                     NULL },
                 outs[t]);
         }
-        one(p, "churnd_signals_total", "counter", "signals emitted",
-            (double)st.signals);
-        static const char *const alert_fams[3][3] = {
-            { "churnd_alerts_fired_total", "counter", "alerts fired" },
-            { "churnd_alerts_resolved_total", "counter", "alerts resolved" },
-            { "churnd_alerts_open", "gauge", "alerts firing now" },
-        };
-        for (int k = 0; k < 3; k++) {
-            churn_prom_family(p, alert_fams[k][0], alert_fams[k][1],
-                              alert_fams[k][2]);
-            for (int r = 0; r < CHURN_RULE__COUNT; r++) {
-                const uint64_t *v = k == 0   ? st.alerts_by_rule
-                                    : k == 1 ? st.alerts_resolved_by_rule
-                                             : st.alerts_open_by_rule;
-                churn_prom_sample(
-                    p, alert_fams[k][0],
-                    (const char *[]){
-                        "rule", churn_rule_name((enum churn_rule)r), "severity",
-                        churn_severity_name(h->severity[r]), NULL },
-                    (double)v[r]);
-            }
+    }
+    one(p, "churnd_signals_total", "counter", "signals emitted",
+        (double)st.signals);
+    static const char *const alert_fams[3][3] = {
+        { "churnd_alerts_fired_total", "counter", "alerts fired" },
+        { "churnd_alerts_resolved_total", "counter", "alerts resolved" },
+        { "churnd_alerts_open", "gauge", "alerts firing now" },
+    };
+    for (int k = 0; k < 3; k++) {
+        churn_prom_family(p, alert_fams[k][0], alert_fams[k][1],
+                          alert_fams[k][2]);
+        for (int r = 0; r < CHURN_RULE__COUNT; r++) {
+            const uint64_t *v = k == 0   ? st.alerts_by_rule
+                                : k == 1 ? st.alerts_resolved_by_rule
+                                         : st.alerts_open_by_rule;
+            churn_prom_sample(
+                p, alert_fams[k][0],
+                (const char *[]){ "rule", churn_rule_name((enum churn_rule)r),
+                                  "severity",
+                                  churn_severity_name(h->severity[r]), NULL },
+                (double)v[r]);
         }
-        one(p, "churnd_metrics_records_total", "counter",
-            "SaaS metrics records emitted", (double)st.metrics);
-        one(p, "churnd_accounts", "gauge", "accounts in state",
-            (double)st.accounts);
+    }
+    one(p, "churnd_metrics_records_total", "counter",
+        "SaaS metrics records emitted", (double)st.metrics);
+    one(p, "churnd_accounts", "gauge", "accounts in state",
+        (double)st.accounts);
+    if (eng0 != NULL) {
         one(p, "churnd_account_state_bytes", "gauge",
             "fixed bytes of state per account",
-            (double)churn_engine_account_bytes(eng));
-        churn_prom_family(p, "churnd_evictions_total", "counter",
-                          "accounts evicted from state, by cause");
-        churn_prom_sample(p, "churnd_evictions_total",
-                          (const char *[]){ "cause", "max_accounts", NULL },
-                          (double)st.evicted_full);
-        churn_prom_sample(p, "churnd_evictions_total",
-                          (const char *[]){ "cause", "idle", NULL },
-                          (double)st.evicted_idle);
-        one(p, "churnd_dedupe_dropped_total", "counter",
-            "event ids forgotten early because of input.dedupe_capacity",
-            (double)st.dedupe_dropped);
-        one(p, "churnd_geo_misses_total", "counter",
-            "events whose ip did not resolve to a country",
-            (double)st.geo_misses);
-        one(p, "churnd_unknown_plans_total", "counter",
-            "events naming a plan not in the catalog",
-            (double)st.unknown_plans);
-        churn_prom_family(p, "churnd_watermark_seconds", "gauge",
-                          "event-time watermark (Unix seconds)");
-        if (st.watermark_ms != INT64_MIN) {
-            churn_prom_sample(p, "churnd_watermark_seconds", NULL,
-                              (double)st.watermark_ms / 1000.0);
+            (double)churn_engine_account_bytes(eng0));
+    }
+    churn_prom_family(p, "churnd_evictions_total", "counter",
+                      "accounts evicted from state, by cause");
+    churn_prom_sample(p, "churnd_evictions_total",
+                      (const char *[]){ "cause", "max_accounts", NULL },
+                      (double)st.evicted_full);
+    churn_prom_sample(p, "churnd_evictions_total",
+                      (const char *[]){ "cause", "idle", NULL },
+                      (double)st.evicted_idle);
+    one(p, "churnd_dedupe_dropped_total", "counter",
+        "event ids forgotten early because of input.dedupe_capacity",
+        (double)st.dedupe_dropped);
+    one(p, "churnd_geo_misses_total", "counter",
+        "events whose ip did not resolve to a country", (double)st.geo_misses);
+    one(p, "churnd_unknown_plans_total", "counter",
+        "events naming a plan not in the catalog", (double)st.unknown_plans);
+    churn_prom_family(p, "churnd_watermark_seconds", "gauge",
+                      "event-time watermark (Unix seconds), per engine "
+                      "(run: per input partition number)");
+    for (size_t i = 0; i < h->eng_cnt; i++) {
+        struct churn_engine_stats one_st;
+        char part[16];
+        churn_engine_get_stats(h->engs[i].eng, &one_st);
+        if (one_st.watermark_ms == INT64_MIN) {
+            continue;
         }
+        snprintf(part, sizeof(part), "%d", (int)h->engs[i].partition);
+        churn_prom_sample(p, "churnd_watermark_seconds",
+                          h->engs[i].partition >= 0
+                              ? (const char *[]){ "partition", part, NULL }
+                              : NULL,
+                          (double)one_st.watermark_ms / 1000.0);
     }
     for (size_t i = 0; i < h->coll_cnt; i++) {
         h->coll[i].fn(h->coll[i].ctx, p);
@@ -361,6 +436,42 @@ void churn_http_observe_ns(struct churn_http *h, uint64_t ns)
     h->lat_total++;
 }
 
+static void set_severities(struct churn_http *h, const struct churn_config *cfg)
+{
+    for (int r = 0; r < CHURN_RULE__COUNT; r++) {
+        h->severity[r] = cfg != NULL ? cfg->rules[r].severity : CHURN_SEV_INFO;
+    }
+}
+
+/* Removes engine i, keeping its counters; mu held. */
+static void drop_engine(struct churn_http *h, size_t i)
+{
+    struct churn_engine_stats s;
+
+    churn_engine_get_stats(h->engs[i].eng, &s);
+    stats_add(&h->retired, &s, false);
+    h->engs[i] = h->engs[--h->eng_cnt];
+}
+
+/* Appends an engine; mu held. */
+static enum churn_err push_engine(struct churn_http *h,
+                                  struct churn_engine *eng,
+                                  int32_t partition,
+                                  struct churn_error *err)
+{
+    if (h->eng_cnt == h->eng_cap) {
+        size_t ncap = h->eng_cap ? h->eng_cap * 2 : 8;
+        struct served *ne = realloc(h->engs, ncap * sizeof(*ne));
+        if (ne == NULL) {
+            return churn_error_set(err, CHURN_ENOMEM, "http: out of memory");
+        }
+        h->engs = ne;
+        h->eng_cap = ncap;
+    }
+    h->engs[h->eng_cnt++] = (struct served){ eng, partition };
+    return CHURN_OK;
+}
+
 void churn_http_set_engine(struct churn_http *h,
                            struct churn_engine *eng,
                            const struct churn_config *cfg)
@@ -369,11 +480,51 @@ void churn_http_set_engine(struct churn_http *h,
         return;
     }
     req_lock(h);
-    h->eng = eng;
-    for (int r = 0; r < CHURN_RULE__COUNT; r++) {
-        h->severity[r] = cfg != NULL ? cfg->rules[r].severity : CHURN_SEV_INFO;
+    while (h->eng_cnt > 0) {
+        drop_engine(h, h->eng_cnt - 1);
     }
+    if (eng != NULL) {
+        /* the array starts with room for 8: this cannot fail */
+        if (push_engine(h, eng, -1, NULL) != CHURN_OK) {
+            h->eng_cnt = 0;
+        }
+    }
+    set_severities(h, cfg);
     req_unlock(h);
+}
+
+enum churn_err churn_http_add_engine(struct churn_http *h,
+                                     struct churn_engine *eng,
+                                     int32_t partition,
+                                     const struct churn_config *cfg,
+                                     struct churn_error *err)
+{
+    enum churn_err rc;
+
+    if (h == NULL) {
+        return CHURN_OK;
+    }
+    churn_http_enter(h);
+    rc = push_engine(h, eng, partition, err);
+    set_severities(h, cfg);
+    churn_http_leave(h);
+    return rc;
+}
+
+void churn_http_remove_engine(struct churn_http *h,
+                              const struct churn_engine *eng)
+{
+    if (h == NULL) {
+        return;
+    }
+    churn_http_enter(h);
+    for (size_t i = 0; i < h->eng_cnt; i++) {
+        if (h->engs[i].eng == eng) {
+            drop_engine(h, i);
+            break;
+        }
+    }
+    churn_http_leave(h);
 }
 
 void churn_http_set_ready(struct churn_http *h, bool ready)
@@ -564,6 +715,7 @@ get_account(struct churn_http *h, struct MHD_Connection *c, const char *raw)
     struct churn_error err = { 0 };
     enum churn_err rc = CHURN_OK;
     bool have_engine;
+    int32_t partition = -1;
     enum MHD_Result r;
 
     if (id == NULL) {
@@ -575,16 +727,22 @@ get_account(struct churn_http *h, struct MHD_Connection *c, const char *raw)
                                 "bad percent-encoding in the account id", NULL,
                                 0);
     }
+    /* run: the engine of the partition that holds the account (an id is
+     * in one partition when the input is keyed by account) */
     req_lock(h);
-    have_engine = h->eng != NULL;
-    if (have_engine && n > 0) {
-        rc = churn_engine_describe_account(h->eng, (struct churn_str){ id, n },
-                                           &json, &len, &err);
+    have_engine = h->eng_cnt > 0;
+    for (size_t i = 0; i < h->eng_cnt && n > 0 && rc == CHURN_OK; i++) {
+        rc = churn_engine_describe_account(
+            h->engs[i].eng, (struct churn_str){ id, n }, &json, &len, &err);
+        if (json != NULL) {
+            partition = h->engs[i].partition;
+            break;
+        }
     }
     req_unlock(h);
     if (!have_engine) {
-        r = reply_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "no engine yet",
-                             id, n);
+        r = reply_json_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             "no engine yet (no partition assigned)", id, n);
     } else if (rc != CHURN_OK) {
         r = reply_json_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory",
                              id, n);
@@ -592,7 +750,24 @@ get_account(struct churn_http *h, struct MHD_Connection *c, const char *raw)
         r = reply_json_error(c, MHD_HTTP_NOT_FOUND, "unknown account", id, n);
     } else {
         /* describe's buffer is malloc'ed: MHD frees it */
-        r = reply(c, MHD_HTTP_OK, "application/json", json, len, true);
+        struct MHD_Response *resp =
+            MHD_create_response_from_buffer(len, json, MHD_RESPMEM_MUST_FREE);
+        char pbuf[16];
+        if (resp == NULL) {
+            free(json);
+            free(id);
+            return MHD_NO;
+        }
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                                "no-store");
+        if (partition >= 0) {
+            snprintf(pbuf, sizeof(pbuf), "%d", (int)partition);
+            MHD_add_response_header(resp, "X-Churnd-Partition", pbuf);
+        }
+        r = MHD_queue_response(c, MHD_HTTP_OK, resp);
+        MHD_destroy_response(resp);
     }
     free(id);
     return r;
@@ -775,6 +950,7 @@ struct churn_http *churn_http_start(const char *listen, struct churn_error *err)
     pthread_cond_init(&h->cv, NULL);
     atomic_init(&h->waiting, 0);
     atomic_init(&h->ready, false);
+    h->retired.watermark_ms = INT64_MIN;
     h->fd = bind_listen(listen, h->addr, sizeof(h->addr), err);
     if (h->fd < 0) {
         churn_http_stop(h);
@@ -808,6 +984,7 @@ void churn_http_stop(struct churn_http *h)
     pthread_cond_destroy(&h->cv);
     pthread_mutex_destroy(&h->mu);
     free(h->coll);
+    free(h->engs);
     free(h);
 }
 

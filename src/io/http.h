@@ -11,8 +11,9 @@
  *                        registered collectors add (per-partition lag, ...)
  *   GET /healthz         200 while the process runs
  *   GET /readyz          200 once churn_http_set_ready(h, true), else 503
- *   GET /accounts/{id}   churn_engine_describe_account(); unknown id: 404
- *                        with a JSON body; {id} is percent-decoded
+ *   GET /accounts/{id}   churn_engine_describe_account() of the engine
+ *                        holding the account; unknown id: 404 with a JSON
+ *                        body; {id} is percent-decoded
  *
  * Concurrency. The engine is single-threaded, so the processing loop
  * brackets each event (or batch) with churn_http_enter()/_leave(), and a
@@ -23,8 +24,10 @@
  * blocked on input holds no lock. Every call is NULL-safe (h == NULL: no
  * HTTP), so a loop calls them unconditionally.
  *
- * Ownership: the engine is borrowed (churn_http_set_engine); detach it
- * (set NULL) or stop the server before freeing it.
+ * Ownership: engines are borrowed (churn_http_set_engine, _add_engine);
+ * detach them (set NULL, _remove_engine) or stop the server before freeing
+ * them. Anything that changes an engine (feed, advance, finish, a snapshot
+ * restore into a served engine) must run between enter and leave.
  */
 
 #include "churnd/engine.h"
@@ -50,11 +53,30 @@ void churn_http_stop(struct churn_http *h);
 const char *churn_http_address(const struct churn_http *h);
 
 /* The engine requests read (borrowed), or NULL: /metrics then has only the
- * adapter's figures and /accounts answers 503. cfg is the engine's config
- * (borrowed for the call: the rules' severities label the alert series). */
+ * adapter's figures and /accounts answers 503. Replaces every engine added
+ * so far. cfg is the engine's config (borrowed for the call: the rules'
+ * severities label the alert series). Call without holding the lock. */
 void churn_http_set_engine(struct churn_http *h,
                            struct churn_engine *eng,
                            const struct churn_config *cfg);
+
+/*
+ * `run`: one engine per input partition number. add serves eng (borrowed)
+ * as well as those already added; /metrics sums their counters, shows the
+ * watermark per partition, and /accounts/{id} asks each engine in turn
+ * (the first that holds the id answers, with header X-Churnd-Partition).
+ * remove stops serving eng and keeps its counters in the totals, so they
+ * never go down when a partition is revoked; call it before freeing eng.
+ * Both take the lock themselves: call them from the processing thread,
+ * outside enter/leave. add fails only with CHURN_ENOMEM.
+ */
+enum churn_err churn_http_add_engine(struct churn_http *h,
+                                     struct churn_engine *eng,
+                                     int32_t partition,
+                                     const struct churn_config *cfg,
+                                     struct churn_error *err);
+void churn_http_remove_engine(struct churn_http *h,
+                              const struct churn_engine *eng);
 
 /* What /readyz reports (replay: the input is open; run: partitions
  * assigned and the broker connected). Starts false. */

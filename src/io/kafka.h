@@ -146,6 +146,11 @@ struct churn_kafka_lag {
 struct churn_kafka_lags {
     struct churn_kafka_lag *v;
     size_t cnt, cap;
+    /* From the same document: brokers (not the internal one) and how many
+     * are in state UP; the consumer group's join state is "steady" (1),
+     * another (0), or absent (-1: not a group consumer, or not reported). */
+    int brokers, brokers_up;
+    int group_steady;
 };
 
 /*
@@ -160,7 +165,27 @@ enum churn_err churn_kafka_lags_parse(struct churn_kafka_lags *lags,
                                       struct churn_error *err);
 void churn_kafka_lags_release(struct churn_kafka_lags *lags);
 
+/* ---- dead letters that do not fit (kafka_out.c) ---- */
+
+/* Room kept for the record and batch framing of one message (librdkafka
+ * counts 36 bytes per record against message.max.bytes, a batch adds 61). */
+#define CHURN_KAFKA_MSG_OVERHEAD 1024
+
+/*
+ * How many bytes of dead letter o's value can be produced in one message of
+ * at most max_msg_bytes (the producer's message.max.bytes) together with its
+ * key, its headers and, when cut, the churnd.truncated and
+ * churnd.original.size headers: o->value.len when it fits whole, else the
+ * length of the longest prefix that fits (0 when not even the headers fit).
+ * Pure.
+ */
+size_t churn_kafka_dlq_fit(const struct churn_output *o, size_t max_msg_bytes);
+
 /* ---- the daemon (kafka_in.c, kafka_out.c, kafka_run.c) ---- */
+
+struct churn_geoip;
+struct churn_http;
+struct churn__kview;
 
 /* Called for each output the broker acknowledged (demo: live alerts). */
 typedef void (*churn_kafka_delivered_fn)(void *ctx,
@@ -184,6 +209,14 @@ struct churn_kafka_totals {
     uint64_t rebuilt;                 /* inputs re-read to rebuild state */
     uint64_t produced;
     uint64_t delivered;
+    /* The same per topic, for /metrics: inputs by the index of their topic
+     * in input.topics, outputs by enum churn_topic. */
+    uint64_t consumed_by_topic[CHURN_MAX_TOPICS];
+    uint64_t rebuilt_by_topic[CHURN_MAX_TOPICS];
+    uint64_t produced_by_topic[CHURN_TOPIC__COUNT];
+    uint64_t delivered_by_topic[CHURN_TOPIC__COUNT];
+    uint64_t failed_by_topic[CHURN_TOPIC__COUNT]; /* produce or delivery */
+    uint64_t queue_full; /* produce waited on a full local queue */
 };
 
 /*
@@ -227,6 +260,7 @@ struct churn__tp {
     int64_t rebuild_until; /* below it: rebuild state, discard outputs */
     int64_t next;          /* offset after the last message fed; -1 none */
     bool at_eof;
+    int topic_idx; /* index in cfg->input_topics */
 };
 
 struct churn__run {
@@ -250,7 +284,9 @@ struct churn__run {
     bool fatal;         /* stop and exit 1 */
     bool stopping;      /* shutting down: take no new work */
     uint64_t failed_deliveries;
-    int64_t last_activity_ms;          /* monotonic */
+    size_t max_msg_bytes;     /* the producer's message.max.bytes */
+    uint64_t dlq_truncated;   /* dead letters cut to fit max_msg_bytes */
+    int64_t last_activity_ms; /* monotonic */
     int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */
     int64_t last_store_ms;
     int64_t last_commit_ms;
@@ -266,10 +302,17 @@ struct churn__run {
     /* back-pressure */
     bool paused;
     uint64_t pauses;
+    /* Operations (kafka_ops.c): GeoIP database, the HTTP endpoint and
+     * what it shows, readiness. */
+    struct churn_geoip *geo;
+    struct churn_http *http;
+    struct churn__kview *view;
+    bool brokers_down; /* error_cb: all brokers down, until a fetch */
 };
 
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, nanoseconds. */
 int64_t churn__now_ms(void);
+int64_t churn__now_ns(void);
 
 /* Number of SIGINT/SIGTERM received so far. */
 int churn__signals(void);
@@ -332,5 +375,26 @@ churn__in_find(struct churn__run *r, const char *topic, int32_t partition);
 void churn__in_close(struct churn__run *r);
 /* Adds an engine's totals into r->totals. */
 void churn__totals_add(struct churn__run *r, const struct churn_engine *eng);
+
+/* kafka_ops.c: operations around the loop. */
+/* Opens geoip.database (if set) and starts the HTTP endpoint (if
+ * http.listen is set): CHURN_EIO/EINVAL naming the path or address. */
+enum churn_err churn__ops_open(struct churn__run *r, struct churn_error *err);
+/* A new engine for partition, GeoIP attached. */
+struct churn_engine *churn__ops_engine_new(struct churn__run *r,
+                                           int32_t partition,
+                                           struct churn_error *err);
+/* Once its state is restored (which may replace the engine): attaches
+ * GeoIP again and serves eng over HTTP. CHURN_ENOMEM only. */
+enum churn_err churn__ops_engine_serve(struct churn__run *r,
+                                       struct churn_engine *eng,
+                                       int32_t partition,
+                                       struct churn_error *err);
+/* Stops serving eng over HTTP (before it is freed). */
+void churn__ops_engine_free(struct churn__run *r, struct churn_engine *eng);
+/* Called by the loop about every 200 ms: a pending SIGHUP re-opens the
+ * GeoIP database, and what /metrics and /readyz show is refreshed. */
+void churn__ops_tick(struct churn__run *r);
+void churn__ops_close(struct churn__run *r);
 
 #endif

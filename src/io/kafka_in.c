@@ -29,6 +29,9 @@ static void error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
         r->fatal = true;
         return;
     }
+    if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        r->brokers_down = true; /* not ready until a fetch or statistics */
+    }
     churn_log(CHURN_LOG_WARN, "consumer: %s: %s",
               rd_kafka_err2name((rd_kafka_resp_err_t)code), reason);
 }
@@ -42,6 +45,9 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     if (churn_kafka_lags_parse(&r->lags, json, len, &err) != CHURN_OK) {
         churn_log(CHURN_LOG_WARN, "statistics: %s", err.msg);
         return 0;
+    }
+    if (r->lags.brokers_up > 0) {
+        r->brokers_down = false;
     }
     for (size_t i = 0; i < r->lags.cnt; i++) {
         const struct churn_kafka_lag *l = &r->lags.v[i];
@@ -123,12 +129,17 @@ part_get(struct churn__run *r, int32_t partition, struct churn_error *err)
         return NULL;
     }
     p->partition = partition;
-    p->eng = churn_engine_new(r->cfg, NULL, NULL, err);
+    p->eng = churn__ops_engine_new(r, partition, err);
     if (p->eng == NULL) {
         free(p);
         return NULL;
     }
     churn__state_restore(r, p);
+    if (churn__ops_engine_serve(r, p->eng, partition, err) != CHURN_OK) {
+        churn_engine_free(p->eng);
+        free(p);
+        return NULL;
+    }
     r->parts[r->part_cnt++] = p;
     return p;
 }
@@ -139,6 +150,7 @@ static void part_put(struct churn__run *r, struct churn__part *p)
         return;
     }
     churn__totals_add(r, p->eng);
+    churn__ops_engine_free(r, p->eng);
     churn_engine_free(p->eng);
     for (size_t i = 0; i < r->part_cnt; i++) {
         if (r->parts[i] == p) {
@@ -174,6 +186,11 @@ static enum churn_err tp_add(struct churn__run *r,
     }
     snprintf(tp->topic, sizeof(tp->topic), "%s", topic);
     tp->partition = partition;
+    for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {
+        if (strcmp(r->cfg->input_topics[i], topic) == 0) {
+            tp->topic_idx = (int)i;
+        }
+    }
     tp->stored = -1;
     tp->committed = -1;
     tp->rebuild_until = -1;
@@ -555,7 +572,11 @@ static void release(struct churn__run *r,
                   "their new owner reprocesses from the last commit",
                   parts->cnt);
     } else {
-        /* The new owner starts from this state: write it out first. */
+        /* Commit at once (the group is waiting, and a slow revoke makes
+         * the commit fail with a stale generation), then checkpoint: the
+         * new owner starts from that state. Should the checkpoint fail, it
+         * starts from an older one and repeats outputs, never loses any. */
+        commit_sync(r, parts);
         for (size_t k = 0; k < r->part_cnt; k++) {
             struct churn__part *pt = r->parts[k];
             bool revoked = false;
@@ -568,7 +589,6 @@ static void release(struct churn__run *r,
                           (int)pt->partition);
             }
         }
-        commit_sync(r, parts);
     }
     for (int i = 0; i < parts->cnt; i++) {
         struct churn__tp *tp =

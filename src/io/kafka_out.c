@@ -8,11 +8,28 @@
  * reports) rather than dropping anything. A delivery that finally fails
  * (after librdkafka's own retries) or a fatal producer error stops the
  * daemon: that input's offset is never committed.
+ *
+ * A dead letter carries its input's exact bytes when they fit in one
+ * message (message.max.bytes, librdkafka's default 1000000, below the
+ * broker's default topic limit of 1 MiB). A larger input (an oversized
+ * event can be up to the input topic's own limit) would be refused by the
+ * producer and, that failure being fatal, stop the daemon at the same
+ * offset on every restart. So it is cut to the longest prefix that fits and
+ * marked with churnd.truncated=true and churnd.original.size=<bytes>; the
+ * whole input stays at churnd.source.topic/partition/offset. Raise
+ * kafka.producer.message.max.bytes (and the DLQ topic's max.message.bytes)
+ * to keep such inputs whole.
  */
 #include "io/kafka.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define HDR_TRUNCATED     "churnd.truncated"
+#define HDR_ORIGINAL_SIZE "churnd.original.size"
+/* A header's serialized size beyond its name and value: two varints. */
+#define HDR_FRAMING 10
 
 static const char *topic_label(enum churn_topic t)
 {
@@ -39,6 +56,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
             r->cl_last_offset = msg->offset;
         }
         return;
+    }
+    for (int t = 0; t < CHURN_TOPIC__COUNT; t++) {
+        if (r->out_rkt[t] == msg->rkt) {
+            (ok ? r->totals.delivered_by_topic
+                : r->totals.failed_by_topic)[t]++;
+        }
     }
     if (!ok) {
         /* The first failures say why; the rest would only repeat it. */
@@ -118,6 +141,9 @@ enum churn_err churn__out_open(struct churn__run *r, struct churn_error *err)
         rd_kafka_conf_destroy(conf);
         return churn_error_set(err, CHURN_EINVAL, "producer: %s", errstr);
     }
+    r->max_msg_bytes = (size_t)strtoull(
+        churn_kafka_conf_get(rd_kafka_conf(r->producer), "message.max.bytes"),
+        NULL, 10);
     for (int t = 0; t < CHURN_TOPIC__COUNT; t++) {
         r->out_rkt[t] = rd_kafka_topic_new(r->producer, names[t], NULL);
         if (r->out_rkt[t] == NULL) {
@@ -129,17 +155,44 @@ enum churn_err churn__out_open(struct churn__run *r, struct churn_error *err)
     return CHURN_OK;
 }
 
-static rd_kafka_headers_t *headers_of(const struct churn_output *o)
+size_t churn_kafka_dlq_fit(const struct churn_output *o, size_t max_msg_bytes)
+{
+    size_t fixed = CHURN_KAFKA_MSG_OVERHEAD + o->key.len;
+
+    for (size_t i = 0; i < o->header_cnt; i++) {
+        fixed +=
+            strlen(o->headers[i].name) + o->headers[i].value.len + HDR_FRAMING;
+    }
+    if (o->value.len <= max_msg_bytes &&
+        fixed <= max_msg_bytes - o->value.len) {
+        return o->value.len;
+    }
+    /* cut: the two headers that say so, the size with up to 20 digits */
+    fixed += sizeof(HDR_TRUNCATED) - 1 + 4 + HDR_FRAMING +
+             sizeof(HDR_ORIGINAL_SIZE) - 1 + 20 + HDR_FRAMING;
+    return fixed < max_msg_bytes ? max_msg_bytes - fixed : 0;
+}
+
+/* The output's headers; when value_len is below the value's length, also
+ * the two that mark it as cut. */
+static rd_kafka_headers_t *headers_of(const struct churn_output *o,
+                                      size_t value_len)
 {
     rd_kafka_headers_t *h;
+    char size[24];
 
-    if (o->header_cnt == 0) {
+    if (o->header_cnt == 0 && value_len == o->value.len) {
         return NULL;
     }
-    h = rd_kafka_headers_new(o->header_cnt);
+    h = rd_kafka_headers_new(o->header_cnt + 2);
     for (size_t i = 0; i < o->header_cnt; i++) {
         rd_kafka_header_add(h, o->headers[i].name, -1, o->headers[i].value.ptr,
                             (ssize_t)o->headers[i].value.len);
+    }
+    if (value_len < o->value.len) {
+        snprintf(size, sizeof(size), "%zu", o->value.len);
+        rd_kafka_header_add(h, HDR_TRUNCATED, -1, "true", 4);
+        rd_kafka_header_add(h, HDR_ORIGINAL_SIZE, -1, size, -1);
     }
     return h;
 }
@@ -147,9 +200,10 @@ static rd_kafka_headers_t *headers_of(const struct churn_output *o)
 /* Produces one output, waiting while the local queue is full. */
 static rd_kafka_resp_err_t produce_one(struct churn__run *r,
                                        const struct churn_output *o,
+                                       size_t value_len,
                                        struct churn_ticket *tk)
 {
-    rd_kafka_headers_t *hdrs = headers_of(o);
+    rd_kafka_headers_t *hdrs = headers_of(o, value_len);
     rd_kafka_resp_err_t e;
     bool waited = false;
 
@@ -163,14 +217,14 @@ static rd_kafka_resp_err_t produce_one(struct churn__run *r,
             e = rd_kafka_producev(
                 r->producer, RD_KAFKA_V_RKT(r->out_rkt[o->topic]),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE((void *)o->value.ptr, o->value.len),
+                RD_KAFKA_V_VALUE((void *)o->value.ptr, value_len),
                 RD_KAFKA_V_KEY(key, o->key.len), RD_KAFKA_V_HEADERS(hdrs),
                 RD_KAFKA_V_OPAQUE(tk), RD_KAFKA_V_END);
         } else {
             e = rd_kafka_producev(
                 r->producer, RD_KAFKA_V_RKT(r->out_rkt[o->topic]),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_VALUE((void *)o->value.ptr, o->value.len),
+                RD_KAFKA_V_VALUE((void *)o->value.ptr, value_len),
                 RD_KAFKA_V_KEY(key, o->key.len), RD_KAFKA_V_OPAQUE(tk),
                 RD_KAFKA_V_END);
         }
@@ -183,6 +237,7 @@ static rd_kafka_resp_err_t produce_one(struct churn__run *r,
         }
         if (!waited) {
             churn_log(CHURN_LOG_DEBUG, "producer queue full, waiting");
+            r->totals.queue_full++;
             waited = true;
         }
         rd_kafka_poll(r->producer, 100);
@@ -216,9 +271,23 @@ enum churn_err churn__out_produce(struct churn__run *r,
         return churn_error_set(err, rc, "out of memory tracking outputs");
     }
     for (size_t i = 0; i < cnt; i++) {
-        rd_kafka_resp_err_t e = produce_one(r, &outs[i], tk);
+        size_t value_len = outs[i].value.len;
+        if (outs[i].topic == CHURN_TOPIC_DLQ) {
+            value_len = churn_kafka_dlq_fit(&outs[i], r->max_msg_bytes);
+        }
+        if (value_len < outs[i].value.len) {
+            r->dlq_truncated++;
+            churn_log(CHURN_LOG_WARN,
+                      "partition %s[%d] offset %lld: dead letter of %zu bytes "
+                      "cut to %zu to fit message.max.bytes %zu "
+                      "(churnd.truncated=true)",
+                      tp->topic, (int)tp->partition, (long long)src->offset,
+                      outs[i].value.len, value_len, r->max_msg_bytes);
+        }
+        rd_kafka_resp_err_t e = produce_one(r, &outs[i], value_len, tk);
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             churn_track_abandon(tk, (uint32_t)(cnt - i));
+            r->totals.failed_by_topic[outs[i].topic]++;
             churn_engine_outputs_clear(eng);
             r->fatal = true;
             return churn_error_set(
@@ -229,6 +298,7 @@ enum churn_err churn__out_produce(struct churn__run *r,
                 topic_label(outs[i].topic), rd_kafka_err2str(e));
         }
         r->totals.produced++;
+        r->totals.produced_by_topic[outs[i].topic]++;
     }
     churn_engine_outputs_clear(eng);
     return CHURN_OK;

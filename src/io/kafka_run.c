@@ -11,6 +11,7 @@
  */
 #include "churnd/decode.h"
 #include "io/cli.h"
+#include "io/http.h"
 #include "io/kafka.h"
 
 #include <getopt.h>
@@ -51,6 +52,14 @@ int64_t churn__now_ms(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t churn__now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 bool churn_kafka_parse_time(const char *s, int64_t *out_ms)
@@ -108,11 +117,21 @@ static void handle_message(struct churn__run *r, rd_kafka_message_t *m)
     tp->next = m->offset + 1;
     if (m->offset < tp->rebuild_until) {
         r->totals.rebuilt++;
+        r->totals.rebuilt_by_topic[tp->topic_idx]++;
     } else {
         r->totals.consumed++;
+        r->totals.consumed_by_topic[tp->topic_idx]++;
     }
-    if (churn_engine_feed(tp->part->eng, m->payload, m->len, &src, &err) !=
-        CHURN_OK) {
+    /* HTTP reads the engine between events (io/http.h) */
+    churn_http_enter(r->http);
+    int64_t t0 = r->http != NULL ? churn__now_ns() : 0;
+    enum churn_err frc =
+        churn_engine_feed(tp->part->eng, m->payload, m->len, &src, &err);
+    if (r->http != NULL) {
+        churn_http_observe_ns(r->http, (uint64_t)(churn__now_ns() - t0));
+    }
+    churn_http_leave(r->http);
+    if (frc != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "partition %s[%d] offset %lld: %s", topic,
                   (int)m->partition, (long long)m->offset, err.msg);
         churn_engine_outputs_clear(tp->part->eng);
@@ -163,7 +182,10 @@ static void finish_all(struct churn__run *r)
         /* Tracked on a pseudo input one below the committable offset, so
          * the offset never moves past these outputs' delivery. */
         src.offset -= 1;
-        if (churn_engine_finish(tp->part->eng, &err) != CHURN_OK) {
+        churn_http_enter(r->http);
+        enum churn_err frc = churn_engine_finish(tp->part->eng, &err);
+        churn_http_leave(r->http);
+        if (frc != CHURN_OK) {
             churn_log(CHURN_LOG_ERROR, "partition %s[%d]: %s", tp->topic,
                       (int)tp->partition, err.msg);
             r->fatal = true;
@@ -260,6 +282,10 @@ static void loop(struct churn__run *r)
         int64_t now = churn__now_ms();
 
         if (m != NULL) {
+            if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+                m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                r->brokers_down = false; /* a fetch answered */
+            }
             if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
                 handle_message(r, m);
                 r->last_activity_ms = now;
@@ -290,6 +316,7 @@ static void loop(struct churn__run *r)
         churn__state_tick(r, now);
         if (now - r->last_store_ms >= 200) {
             churn__in_store(r);
+            churn__ops_tick(r);
             r->last_store_ms = now;
         }
         if (r->manual_commit && now - r->last_commit_ms >= 5000) {
@@ -305,6 +332,34 @@ static void loop(struct churn__run *r)
             break;
         }
     }
+}
+
+/* The engines' ledger (every input lands in exactly one of the first
+ * four), so an operator and the hostile-input test can check nothing was
+ * lost: in = accepted + dead letters + duplicates. */
+static void log_inputs(const struct churn__run *r)
+{
+    const struct churn_engine_stats *e = &r->totals.engine;
+    char reasons[512] = "";
+    size_t n = 0;
+
+    for (int i = 1; i < CHURN_REASON__COUNT && n < sizeof(reasons); i++) {
+        if (e->by_reason[i] > 0) {
+            int w = snprintf(reasons + n, sizeof(reasons) - n, "%s%s %llu",
+                             n > 0 ? ", " : "",
+                             churn_reason_name((enum churn_reason)i),
+                             (unsigned long long)e->by_reason[i]);
+            n += w > 0 ? (size_t)w : 0;
+        }
+    }
+    churn_log(CHURN_LOG_INFO,
+              "inputs: in %llu = accepted %llu + dead letters %llu + "
+              "duplicates %llu; dead letters by reason: %s; %llu cut to fit "
+              "message.max.bytes",
+              (unsigned long long)e->in, (unsigned long long)e->accepted,
+              (unsigned long long)e->dead_letters,
+              (unsigned long long)e->duplicates, n > 0 ? reasons : "none",
+              (unsigned long long)r->dlq_truncated);
 }
 
 int churn_kafka_run(const struct churn_config *cfg,
@@ -323,13 +378,15 @@ int churn_kafka_run(const struct churn_config *cfg,
     r.last_checkpoint_ms = churn__now_ms();
     install_signals();
 
-    if (churn__out_open(&r, &err) != CHURN_OK ||
+    if (churn__ops_open(&r, &err) != CHURN_OK ||
+        churn__out_open(&r, &err) != CHURN_OK ||
         churn__in_open(&r, &err) != CHURN_OK) {
         churn_log(CHURN_LOG_ERROR, "%s", err.msg);
         code = err.code == CHURN_EINVAL && r.consumer == NULL ? 2 : 1;
         goto out;
     }
     loop(&r);
+    churn_http_set_ready(r.http, false);
     if (r.consumer != NULL) {
         pause_all(&r);
         if (churn__signals() > 0) {
@@ -343,6 +400,7 @@ out:
     churn__in_close(&r);
     churn__state_close(&r);
     churn__out_close(&r);
+    churn__ops_close(&r);
     for (size_t i = 0; i < r.zombie_cnt; i++) {
         churn_track_free(r.zombies[i]);
     }
@@ -365,6 +423,7 @@ out:
                                 1000.0 / (double)busy_ms
                           : 0.0,
               code == 0 ? "" : " (exit 1)");
+    log_inputs(&r);
     if (totals != NULL) {
         *totals = r.totals;
     }
@@ -376,19 +435,33 @@ static void run_usage(FILE *out)
     fprintf(out,
             "usage: churnd run -c FILE [-X key=value]... [--from-time TIME]\n"
             "                  [--idle-exit MS] [--no-rebuild] [-v]\n"
-            "  --from-time TIME  partitions without a committed offset start "
-            "at TIME\n"
-            "                    (RFC 3339 or epoch ms)\n"
-            "  --idle-exit MS    treat the input as ended once every assigned "
-            "partition\n"
-            "                    is at its end and nothing arrived for MS "
-            "milliseconds:\n"
-            "                    flush the engines (as replay does), deliver, "
-            "commit, exit 0\n"
-            "  --no-rebuild      resume partitions at the committed offset "
-            "with empty\n"
-            "                    state instead of rebuilding it from the "
-            "input\n");
+            "\n"
+            "The daemon: a member of the consumer group kafka.group.id on\n"
+            "input.topics, one engine per partition; outputs go to the\n"
+            "output.* topics once, committed after delivery. http.listen\n"
+            "(default 127.0.0.1:9476; empty = off) serves /metrics, /healthz,\n"
+            "/readyz and /accounts/{id}. SIGTERM/SIGINT drain and exit 0;\n"
+            "SIGHUP re-opens geoip.database.\n"
+            "\n"
+            "  -c, --config FILE  config file (default: built-in defaults)\n"
+            "  -X key=value       set one config key after the file;\n"
+            "                     repeatable, later wins (default: none)\n"
+            "  --from-time TIME   partitions the group never committed start\n"
+            "                     at TIME, RFC 3339 or epoch ms (default:\n"
+            "                     kafka.auto.offset.reset, earliest)\n"
+            "  --idle-exit MS     treat the input as ended once every\n"
+            "                     assigned partition is at its end and\n"
+            "                     nothing arrived for MS milliseconds: flush\n"
+            "                     the engines (as replay does), deliver,\n"
+            "                     commit, exit 0 (default: never)\n"
+            "  --no-rebuild       resume partitions at the committed offset\n"
+            "                     with empty state instead of rebuilding it\n"
+            "                     from the input (default: rebuild)\n"
+            "  -v                 debug logging (default: log.level)\n"
+            "  -h, --help         this help\n"
+            "\n"
+            "exit: 0 after a clean drain, 1 runtime failure, 2 usage or\n"
+            "      configuration error\n");
 }
 
 int churnd_cmd_run(int argc, char **argv)

@@ -27,7 +27,9 @@
  * engine rejects) is logged and the state is rebuilt, never loaded half.
  */
 #include "churnd/state.h"
+#include "io/http.h"
 #include "io/kafka.h"
+#include "io/le.h"
 #include "io/state_file.h"
 
 #include <stdio.h>
@@ -76,20 +78,8 @@ static void b_uint(struct bytes *b, uint64_t v, unsigned n)
 {
     unsigned char x[8];
 
-    for (unsigned i = 0; i < n; i++) {
-        x[i] = (unsigned char)(v >> (8 * i));
-    }
+    churn_le_put(x, v, n);
     b_add(b, x, n);
-}
-
-static uint64_t get_uint(const unsigned char *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < n; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
 }
 
 static int topic_index(const struct churn_config *cfg, const char *topic)
@@ -273,8 +263,11 @@ write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
         b_add(&c.payload, r->cfg->input_topics[i], n);
         b_uint(&c.payload, (uint64_t)off[i], 8);
     }
+    /* the export clears change marks: no reader may see it half done */
+    churn_http_enter(r->http);
     bool ok =
         churn_engine_export(p->eng, false, cp_record, &c, &err) == CHURN_OK;
+    churn_http_leave(r->http);
     if (!ok) {
         churn_log(CHURN_LOG_ERROR, "partition %d: checkpoint: %s",
                   (int)p->partition, err.msg);
@@ -480,13 +473,13 @@ static void apply_checkpoint(struct restore *x)
         fail(x, "checkpoint record too short");
         return;
     }
-    uint32_t n = (uint32_t)get_uint(p, 4);
+    uint32_t n = (uint32_t)churn_le_get(p, 4);
     for (uint32_t i = 0; i < n; i++) {
         if (len - pos < 2) {
             fail(x, "checkpoint record: malformed offsets");
             return;
         }
-        size_t tl = (size_t)get_uint(p + pos, 2);
+        size_t tl = (size_t)churn_le_get(p + pos, 2);
         pos += 2;
         if (len - pos < tl + 8 || tl >= CHURN_TOPIC_MAX) {
             fail(x, "checkpoint record: malformed offsets");
@@ -498,7 +491,7 @@ static void apply_checkpoint(struct restore *x)
         pos += tl;
         int idx = topic_index(x->r->cfg, topic);
         if (idx >= 0) {
-            off[idx] = (int64_t)get_uint(p + pos, 8);
+            off[idx] = (int64_t)churn_le_get(p + pos, 8);
         }
         pos += 8;
     }
@@ -526,13 +519,14 @@ static void on_record(struct restore *x, const rd_kafka_message_t *m)
 {
     if (m->key_len >= CP_KEY_LEN && memcmp(m->key, CP_KEY, CP_KEY_LEN) == 0) {
         const unsigned char *v = m->payload;
-        if (v == NULL || m->len < CP_HDR_LEN || get_uint(v, 4) != CP_MAGIC) {
+        if (v == NULL || m->len < CP_HDR_LEN ||
+            churn_le_get(v, 4) != CP_MAGIC) {
             x->cp_active = false;
             return;
         }
-        uint64_t seq = get_uint(v + 4, 8);
-        uint32_t idx = (uint32_t)get_uint(v + 12, 2);
-        uint32_t cnt = (uint32_t)get_uint(v + 14, 2);
+        uint64_t seq = churn_le_get(v + 4, 8);
+        uint32_t idx = (uint32_t)churn_le_get(v + 12, 2);
+        uint32_t cnt = (uint32_t)churn_le_get(v + 14, 2);
         if (idx == 0) {
             x->cp.len = 0;
             x->cp_active = cnt > 0;
@@ -580,6 +574,8 @@ static rd_kafka_t *restorer(struct churn__run *r)
     }
     /* assign() only: it never joins the group nor commits */
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
+    /* a restore runs inside the rebalance: do not idle in fetches */
+    rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", NULL, 0);
     rd_kafka_conf_set_log_cb(conf, churn__kafka_log_cb);
     r->restorer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (r->restorer == NULL) {
@@ -623,8 +619,9 @@ static void read_changelog(struct restore *x, int64_t from)
         return;
     }
     int64_t quiet_since = churn__now_ms();
+    int64_t expect = from; /* the log is read once, in offset order */
     uint64_t n = 0;
-    while (!x->failed && churn__signals() == 0) {
+    while (!x->failed && churn__signals() == 0 && expect < hi) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
         if (m == NULL) {
             if (churn__now_ms() - quiet_since > 30000) {
@@ -633,27 +630,26 @@ static void read_changelog(struct restore *x, int64_t from)
             continue;
         }
         quiet_since = churn__now_ms();
-        bool end = false;
-        if (m->rkt != NULL && (m->partition != x->p->partition ||
-                               strcmp(rd_kafka_topic_name(m->rkt), topic))) {
-            /* left over from the previous partition's read */
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            end = true;
+        /* An earlier read of this reader (another partition, or this one
+         * before) can leave messages and end-of-partition events queued:
+         * only this partition's offsets from `expect` on count. */
+        bool ours = m->rkt != NULL && m->partition == x->p->partition &&
+                    strcmp(rd_kafka_topic_name(m->rkt), topic) == 0;
+        if (!ours) {
+            /* left over */
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->offset >= hi) {
+                expect = hi; /* the end, as it was when the read began */
+            }
         } else if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
             churn_log(CHURN_LOG_WARN, "changelog %s[%d]: %s", topic,
                       (int)x->p->partition, rd_kafka_message_errstr(m));
-        } else {
+        } else if (m->offset >= expect) {
             on_record(x, m);
             n++;
-            end = m->offset >= hi - 1;
+            expect = m->offset + 1;
         }
         rd_kafka_message_destroy(m);
-        if (end) {
-            break;
-        }
     }
     rd_kafka_assign(rk, NULL);
     churn_log(CHURN_LOG_INFO,

@@ -57,6 +57,32 @@ enum churn_err churn_kafka_lags_parse(struct churn_kafka_lags *lags,
         return churn_error_set(err, CHURN_EINVAL,
                                "bad statistics json: no 'topics' object");
     }
+    out.group_steady = -1;
+    {
+        const json_t *brokers = json_object_get(root, "brokers");
+        const json_t *cgrp = json_object_get(root, "cgrp");
+        const char *bname;
+        json_t *b;
+        json_object_foreach((json_t *)brokers, bname, b)
+        {
+            const char *src = json_string_value(json_object_get(b, "source"));
+            const char *st = json_string_value(json_object_get(b, "state"));
+            /* the internal and the bootstrap-only pseudo brokers do not
+             * count: "learned" and "configured" ones do */
+            if (src != NULL && strcmp(src, "internal") == 0) {
+                continue;
+            }
+            if (num(b, "nodeid") < 0) {
+                continue;
+            }
+            out.brokers++;
+            out.brokers_up += st != NULL && strcmp(st, "UP") == 0;
+        }
+        const char *js = json_string_value(json_object_get(cgrp, "join_state"));
+        if (js != NULL) {
+            out.group_steady = strcmp(js, "steady") == 0;
+        }
+    }
     json_object_foreach((json_t *)topics, tname, t)
     {
         const json_t *parts = json_object_get(t, "partitions");

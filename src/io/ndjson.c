@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define READ_CHUNK (1u << 20)
 
@@ -15,7 +17,8 @@ struct churn_ndjson_reader {
     size_t start; /* first unread byte */
     size_t end;   /* one past the last byte read */
     bool eof;
-    char *line; /* assembled long line, when it spans refills */
+    int pipe_fd; /* a pipe, socket or terminal: read(2), else -1 */
+    char *line;  /* assembled long line, when it spans refills */
     size_t line_cap;
 };
 
@@ -38,6 +41,20 @@ churn_ndjson_reader_new_chunk(FILE *in, size_t max_len, size_t chunk_len)
     }
     r->in = in;
     r->max_len = max_len;
+    /* fread() on a pipe waits until the whole chunk is there; read(2)
+     * returns what arrived, so a live stream (`tail -f | churnd replay`)
+     * is processed line by line as it comes. The FILE's own buffer is
+     * never used then, so the two do not mix. */
+    r->pipe_fd = -1;
+    {
+        int fd = fileno(in);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 &&
+            (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
+             S_ISCHR(st.st_mode))) {
+            r->pipe_fd = fd;
+        }
+    }
     r->cap = chunk_len;
     r->buf = malloc(r->cap);
     if (r->buf == NULL) {
@@ -68,12 +85,23 @@ static int refill(struct churn_ndjson_reader *r)
     if (r->eof) {
         return 0;
     }
-    n = fread(r->buf + r->end, 1, r->cap - r->end, r->in);
-    r->end += n;
-    if (n == 0) {
-        if (ferror(r->in)) {
+    if (r->pipe_fd >= 0) {
+        ssize_t got;
+        do {
+            got = read(r->pipe_fd, r->buf + r->end, r->cap - r->end);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0) {
             return -1;
         }
+        n = (size_t)got;
+    } else {
+        n = fread(r->buf + r->end, 1, r->cap - r->end, r->in);
+        if (n == 0 && ferror(r->in)) {
+            return -1;
+        }
+    }
+    r->end += n;
+    if (n == 0) {
         r->eof = true;
         return 0;
     }

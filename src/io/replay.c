@@ -43,20 +43,25 @@ static void usage(FILE *out)
             "CRLF and a last line without newline accepted) and writes every\n"
             "output as one NDJSON line {topic,key,headers,value}.\n"
             "\n"
-            "  -c FILE          config file (default: built-in defaults)\n"
+            "  -c, --config FILE  config file (default: built-in defaults)\n"
             "  -X key=value     set a config key; repeatable, later wins\n"
-            "  --out DIR        write DIR/<topic>.jsonl per topic instead of "
-            "stdout\n"
+            "                   (default: none)\n"
+            "  --out DIR        write DIR/<topic>.jsonl per topic (default:\n"
+            "                   every output on stdout)\n"
             "  --summary FILE   write the run's counters as JSON to FILE\n"
+            "                   (default: none; the summary is on stderr)\n"
             "  --http ADDR      serve /metrics, /healthz, /readyz and\n"
             "                   /accounts/{id} on ADDR (host:port, [v6]:port,\n"
-            "                   :port; port 0 picks one, printed on stderr);\n"
-            "                   http.listen is not used by replay\n"
+            "                   :port; port 0 picks one, printed on stderr)\n"
+            "                   (default: off; http.listen is for run)\n"
             "  --http-linger SECS  after the input, keep serving for SECS\n"
             "                   seconds or until SIGINT/SIGTERM (default 0)\n"
-            "  -v               print the summary even when quiet\n"
+            "  -v               print the summary even on failure (default:\n"
+            "                   off)\n"
             "  -h, --help       this help\n"
-            "  INPUT            events file; '-' or absent: stdin\n"
+            "  INPUT            events file (default: '-', stdin)\n"
+            "\n"
+            "SIGHUP re-opens geoip.database between two lines.\n"
             "\n"
             "exit: 0 ok (dead letters are not errors), 1 runtime failure,\n"
             "      2 usage or configuration error\n");
@@ -230,6 +235,26 @@ static void linger(long secs)
     }
 }
 
+/* SIGHUP: between two lines, the GeoIP database is opened again and
+ * swapped in; a failure keeps the old one. */
+static void reopen_geoip(struct churn_geoip *geo, struct churn_http *http)
+{
+    struct churn_error err = { 0 };
+    enum churn_err rc;
+
+    churn_http_enter(http);
+    rc = churn_geoip_reopen(geo, &err);
+    churn_http_leave(http);
+    if (rc == CHURN_OK) {
+        fprintf(stderr, "churnd replay: SIGHUP: GeoIP database %s re-opened\n",
+                churn_geoip_path(geo));
+    } else {
+        fprintf(stderr,
+                "churnd replay: SIGHUP: %s; keeping the database in use\n",
+                err.msg);
+    }
+}
+
 static uint64_t now_ns(void)
 {
     struct timespec ts;
@@ -251,6 +276,7 @@ static bool is_blank(const char *p, size_t n)
 int churnd_cmd_replay(int argc, char **argv)
 {
     static const struct option longs[] = {
+        { "config", required_argument, NULL, 'c' },
         { "out", required_argument, NULL, 'o' },
         { "summary", required_argument, NULL, 's' },
         { "http", required_argument, NULL, 'H' },
@@ -343,6 +369,11 @@ int churnd_cmd_replay(int argc, char **argv)
             goto out;
         }
         churn_http_set_engine(http, eng, &cfg);
+        if (geo != NULL && churn_http_add_collector(http, churn_geoip_collect,
+                                                    geo, &err) != CHURN_OK) {
+            fprintf(stderr, "churnd replay: %s\n", err.msg);
+            goto out;
+        }
         fprintf(stderr, "churnd replay: http on %s\n",
                 churn_http_address(http));
     }
@@ -362,6 +393,9 @@ int churnd_cmd_replay(int argc, char **argv)
     sink.eng = eng;
     churn_engine_set_output_fn(eng, sink_outputs, &sink);
     churn_http_set_ready(http, true);
+    if (geo != NULL) {
+        churn_geoip_sighup_install();
+    }
     for (;;) {
         const char *line;
         size_t len;
@@ -381,6 +415,9 @@ int churnd_cmd_replay(int argc, char **argv)
             continue;
         }
         truncated_cnt += truncated;
+        if (geo != NULL && churn_geoip_sighup_take()) {
+            reopen_geoip(geo, http);
+        }
         struct churn_source src = {
             input, -1, (int64_t)lineno, -1, { NULL, 0 }
         };

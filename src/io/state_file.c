@@ -6,6 +6,7 @@
 #include "io/state_file.h"
 
 #include "churnd/state.h"
+#include "io/le.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct writer {
     FILE *f;
     XXH3_state_t *h;
     bool failed;
+    int err; /* errno of the failure */
 };
 
 static void put(struct writer *w, const void *p, size_t n)
@@ -45,6 +47,7 @@ static void put(struct writer *w, const void *p, size_t n)
     }
     if (fwrite(p, 1, n, w->f) != n) {
         w->failed = true;
+        w->err = errno;
         return;
     }
     XXH3_64bits_update(w->h, p, n);
@@ -54,9 +57,7 @@ static void put_uint(struct writer *w, uint64_t v, unsigned n)
 {
     unsigned char b[8];
 
-    for (unsigned i = 0; i < n; i++) {
-        b[i] = (unsigned char)(v >> (8 * i));
-    }
+    churn_le_put(b, v, n);
     put(w, b, n);
 }
 
@@ -134,30 +135,29 @@ enum churn_err churn_snapshot_write(const char *dir,
     rc = churn_engine_export(eng, true, put_record, &w, &werr);
     put_uint(&w, END_MARK, 4);
     if (!w.failed) {
-        uint64_t sum = XXH3_64bits_digest(w.h);
         unsigned char b[8];
-        for (unsigned i = 0; i < 8; i++) {
-            b[i] = (unsigned char)(sum >> (8 * i));
-        }
+        churn_le_put(b, XXH3_64bits_digest(w.h), 8);
         if (fwrite(b, 1, 8, w.f) != 8) {
             w.failed = true;
+            w.err = errno;
         }
     }
     if (!w.failed && fflush(w.f) != 0) {
         w.failed = true;
+        w.err = errno;
     }
-    e = errno;
     if (!w.failed && fsync(fileno(w.f)) != 0) {
-        e = errno;
         w.failed = true;
+        w.err = errno;
     }
     if (fclose(w.f) != 0 && !w.failed) {
-        e = errno;
         w.failed = true;
+        w.err = errno;
     }
     XXH3_freeState(w.h);
-    if (rc == CHURN_OK && w.failed) {
-        rc = io_error(err, "cannot write", tmp, e != 0 ? e : EIO);
+    if (w.failed || (rc == CHURN_EIO && w.err != 0)) {
+        rc = io_error(err, "cannot write", tmp,
+                      w.err != 0 ? w.err : (e != 0 ? e : EIO));
     } else if (rc != CHURN_OK) {
         rc = churn_error_set(err, rc, "snapshot %s: %s", tmp, werr.msg);
     }
@@ -204,12 +204,8 @@ static const unsigned char *take(struct reader *r, size_t n)
 static uint64_t get_uint(struct reader *r, unsigned n)
 {
     const unsigned char *b = take(r, n);
-    uint64_t v = 0;
 
-    for (unsigned i = 0; b != NULL && i < n; i++) {
-        v |= (uint64_t)b[i] << (8 * i);
-    }
-    return v;
+    return b != NULL ? churn_le_get(b, n) : 0;
 }
 
 static enum churn_err
@@ -235,9 +231,7 @@ static enum churn_err parse(struct reader *r,
         memcmp(r->p, magic, sizeof(magic)) != 0) {
         return refuse(err, path, "not a churnd snapshot");
     }
-    for (unsigned i = 0; i < 8; i++) {
-        sum |= (uint64_t)r->p[r->len - 8 + i] << (8 * i);
-    }
+    sum = churn_le_get(r->p + r->len - 8, 8);
     if (XXH3_64bits(r->p, r->len - 8) != sum) {
         return refuse(err, path, "checksum mismatch (truncated or corrupt)");
     }
@@ -278,6 +272,7 @@ static enum churn_err parse(struct reader *r,
     if (eng == NULL) {
         return err != NULL ? err->code : CHURN_ENOMEM;
     }
+    bool last_partition = false;
     for (;;) {
         uint32_t klen = (uint32_t)get_uint(r, 4);
         if (r->bad || klen == END_MARK) {
@@ -291,6 +286,7 @@ static enum churn_err parse(struct reader *r,
             break;
         }
         struct churn_error ierr = { 0 };
+        last_partition = klen == 0;
         rc = churn_engine_import(eng,
                                  (struct churn_str){ (const char *)key, klen },
                                  val, vlen, &ierr);
@@ -304,8 +300,31 @@ static enum churn_err parse(struct reader *r,
         churn_engine_free(eng);
         return refuse(err, path, "malformed record framing");
     }
+    if (!last_partition) {
+        /* the partition record closes a state and checks its accounts */
+        churn_engine_free(eng);
+        return refuse(err, path, "the partition record is not last");
+    }
     *out = eng;
     return CHURN_OK;
+}
+
+enum churn_err churn_snapshot_read(const void *buf,
+                                   size_t len,
+                                   const char *name,
+                                   int32_t partition,
+                                   const struct churn_config *cfg,
+                                   struct churn_engine **out,
+                                   struct churn_snapshot_meta *meta,
+                                   struct churn_error *err)
+{
+    struct reader r = { buf, len, 0, false };
+
+    *out = NULL;
+    if (len == 0) {
+        return refuse(err, name, "empty file");
+    }
+    return parse(&r, name, partition, cfg, out, meta, err);
 }
 
 enum churn_err churn_snapshot_load(const char *dir,
@@ -336,14 +355,18 @@ enum churn_err churn_snapshot_load(const char *dir,
         close(fd);
         return refuse(err, path, "empty file");
     }
+    if ((uint64_t)st.st_size > SIZE_MAX) {
+        close(fd);
+        return refuse(err, path, "too large");
+    }
     map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     e = errno;
     close(fd);
     if (map == MAP_FAILED) {
         return io_error(err, "cannot map", path, e);
     }
-    struct reader r = { map, (size_t)st.st_size, 0, false };
-    enum churn_err rc = parse(&r, path, partition, cfg, out, meta, err);
+    enum churn_err rc = churn_snapshot_read(map, (size_t)st.st_size, path,
+                                            partition, cfg, out, meta, err);
     munmap(map, (size_t)st.st_size);
     return rc;
 }

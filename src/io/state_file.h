@@ -11,7 +11,8 @@
  *   "CHURNDSN"  u32 file version  u32 CHURN_STATE_VERSION  i32 partition
  *   u64 checkpoint sequence  i64 changelog offset (-1: none)
  *   u32 topics, each: u16 name length, name, i64 next offset
- *   records, each: u32 key length, key, u8 has value, [u32 length, value]
+ *   records, each: u32 key length, key, u8 has value, [u32 length, value];
+ *   the partition record (empty key) last
  *   u32 0xFFFFFFFF (end)  u64 XXH3-64 of every byte before it
  *
  * Writing is atomic: a temporary file in DIR, fsync, rename over the old
@@ -52,6 +53,16 @@ enum churn_err churn_snapshot_write(const char *dir,
  * CHURN_EIO when there is no snapshot (err says so), CHURN_EFORMAT when
  * the file is refused (err says why), CHURN_ENOMEM. */
 enum churn_err churn_snapshot_load(const char *dir,
+                                   int32_t partition,
+                                   const struct churn_config *cfg,
+                                   struct churn_engine **out,
+                                   struct churn_snapshot_meta *meta,
+                                   struct churn_error *err);
+
+/* The same from the bytes of a snapshot file (name for messages). */
+enum churn_err churn_snapshot_read(const void *buf,
+                                   size_t len,
+                                   const char *name,
                                    int32_t partition,
                                    const struct churn_config *cfg,
                                    struct churn_engine **out,

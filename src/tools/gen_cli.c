@@ -57,9 +57,11 @@ static void usage(FILE *f)
                 d.mix[a]);
     }
     fprintf(f, ")\n"
-               "  --truth FILE       write the ground truth (JSON lines)\n"
+               "  --truth FILE       write the ground truth (JSON lines) "
+               "(default: none)\n"
                "  -o, --output FILE  write events to FILE (default stdout)\n"
-               "  -v                 print counts and the rate to stderr\n"
+               "  -v                 print counts and the rate to stderr "
+               "(default: off)\n"
                "  -h, --help         this help\n"
                "\n"
                "Late and bad lines assume churnd's defaults "

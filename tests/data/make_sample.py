@@ -94,15 +94,20 @@ bad = [
     ("unknown_type", '{"event_id":"bad-8","type":"usage.logon","account_id":"acme","ts":1767571200000}'),
     ("bad_timestamp", '{"event_id":"bad-9","type":"usage.login","account_id":"acme","ts":"2026-02-30T10:00:00Z"}'),
     ("late", '{"event_id":"bad-10","type":"usage.login","account_id":"acme","ts":"2026-01-06T09:00:00Z"}'),
+    ("future", '{"event_id":"bad-11","type":"usage.login","account_id":"acme","ts":"2099-01-01T00:00:00Z"}'),
 ]
 out = lines[:]
 for i, (_, b) in enumerate(bad):
-    out.insert(200 + i * 150, b)
+    # the far-future line sits mid-file: the lines after it stay on time
+    out.insert(200 + i * 150 if i < 10 else 1000, b)
 out.insert(300, dup)
 with open("config/sample.jsonl", "w", encoding="utf-8", errors="surrogateescape") as f:
     for l in out:
         f.write(l + "\n")
 with open("tests/data/sample.reasons", "w") as f:
-    for r, b in bad:
-        f.write(r + "\n")
+    # in file order
+    for l in out:
+        for r, b in bad:
+            if l == b:
+                f.write(r + "\n")
 print(len(out), "lines")

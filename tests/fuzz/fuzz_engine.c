@@ -151,6 +151,19 @@ static void make_config(struct fuzz_bytes *b, struct churn_config *cfg)
         set(cfg, "plan.pro.segment=smb");
         set(cfg, "plan.pro.price=1000000000000");
     }
+    /* the future bound: off, tight, or the defaults (1h, 180d) */
+    switch ((b2 >> 4) & 3) {
+    case 1:
+        set(cfg, "input.max_future=0");
+        set(cfg, "input.max_jump=0");
+        break;
+    case 2:
+        set(cfg, "input.max_future=1s");
+        set(cfg, "input.max_jump=1h");
+        break;
+    default:
+        break;
+    }
     FUZZ_CHECK(churn_config_validate(cfg, &err) == CHURN_OK,
                "preset config invalid: %s", err.msg);
 }
@@ -659,6 +672,7 @@ static void check_dead_letter(const struct churn_output *o,
     }
     FUZZ_CHECK(known, "unknown reason code '%.*s'", (int)rl, reason);
     bool is_late = rl == 4 && memcmp(reason, "late", 4) == 0;
+    bool is_future = rl == 6 && memcmp(reason, "future", 6) == 0;
     if (s->raw != NULL) {
         FUZZ_CHECK(o->value.len == s->raw_len &&
                        (s->raw_len == 0 ||
@@ -675,12 +689,19 @@ static void check_dead_letter(const struct churn_output *o,
                               s->event_id.len) == 0,
                    "a late applied event's dead letter is not its envelope");
         json_decref(env);
-        FUZZ_CHECK(is_late, "an applied valid event dead-lettered as not late");
+        FUZZ_CHECK(is_late || is_future,
+                   "an applied valid event dead-lettered as neither late nor "
+                   "future");
     }
     if (is_late) {
         const char *lb = header(o, "churnd.late_by_ms", &n);
         FUZZ_CHECK(lb != NULL && n > 0 && lb[0] >= '1' && lb[0] <= '9',
                    "late without a positive late_by_ms");
+    }
+    if (is_future) {
+        const char *fb = header(o, "churnd.future_by_ms", &n);
+        FUZZ_CHECK(fb != NULL && n > 0 && fb[0] >= '1' && fb[0] <= '9',
+                   "future without a positive future_by_ms");
     }
     if (s->src->partition < 0) {
         FUZZ_CHECK(header(o, "churnd.source.file", &n) != NULL &&

@@ -182,6 +182,20 @@ def engine_seeds():
     # account table grows past its first 1024 slots, the intern table fills.
     write("engine", "many-accounts",
           bytes([0x80, 0, 0]) + bytes([13, 63, 3]) * 12 + bytes([15]))
+    # The future bound: Kafka-sourced events (op 0x8a: fed, message
+    # timestamp BASE_MS, keyed) around BASE_MS, one at the end of time
+    # (time mode 6) in the middle, then replay-sourced ones (op 6) with a
+    # jump of 47 days (mode 3) and one at the end of time; then finish.
+    prog = bytearray(b"\x00\x00\x00")
+    # Each: op, type usage.login, no optional fields, time mode and its
+    # argument bytes, a new event id, account acct-0, ts as an integer.
+    for i, (op, mode) in enumerate(
+            [(0x8a, b"\x00\x20"), (0x8a, b"\x00\x28"), (0x8a, b"\x06\x00"),
+             (0x8a, b"\x00\x2c"), (0x8a, b"\x00\x30"), (6, b"\x00\x32"),
+             (6, b"\x03\x2f\x00"), (6, b"\x06\x00"), (6, b"\x00\x34")]):
+        prog += bytes([op, 13, 0]) + mode + bytes([200 + i, 0, 0])
+    prog += bytes([15])
+    write("engine", "far-future", bytes(prog))
     # Found by fuzz_engine: max_accounts 1, two chargebacks of one account
     # at the end of time released by finish() around another account's
     # event; the account is evicted between them and its alert fires again

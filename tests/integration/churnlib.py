@@ -13,6 +13,7 @@ import json
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ DLQ_HEADERS = ["churnd.reason", "churnd.detail", "churnd.source.topic",
                "churnd.source.partition", "churnd.source.offset",
                "churnd.source.timestamp"]
 # Dead-letter topics by name (tests may rename the output topics).
-DLQ_TOPICS = {"churn.dlq", "d2"}
+DLQ_TOPICS = {"churn.dlq", "d2", "d3"}
 DAY = 86400000
 T0 = 1767571200000  # 2026-01-05T00:00:00Z
 
@@ -87,7 +88,20 @@ class Broker:
         self.stop()
 
 
+def free_port():
+    """A TCP port free on 127.0.0.1 right now (the config refuses port 0)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def write_config(path, bootstrap, group, extra=None):
+    """A run config; http.listen is a free loopback port unless extra sets
+    it, as several instances of a test run side by side."""
+    extra = dict(extra or {})
+    extra.setdefault("http.listen", "127.0.0.1:%d" % free_port())
     lines = [
         "kafka.bootstrap.servers = %s" % bootstrap,
         "kafka.group.id = %s" % group,
@@ -95,7 +109,7 @@ def write_config(path, bootstrap, group, extra=None):
         "kafka.consumer.heartbeat.interval.ms = 500",
         "kafka.statistics.interval.ms = 1000",
     ]
-    for k, v in (extra or {}).items():
+    for k, v in extra.items():
         lines.append("%s = %s" % (k, v))
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -109,7 +123,11 @@ class Churnd:
         self.log_path = os.path.join(wd or tempfile.gettempdir(),
                                      name + ".log")
         self.logf = open(self.log_path, "w")
-        self.p = subprocess.Popen([CHURND, "run", "-c", config] + list(args),
+        args = list(args)
+        if not any("http.listen" in a for a in args):
+            # several instances may share one config file: a port each
+            args = ["-X", "http.listen=127.0.0.1:%d" % free_port()] + args
+        self.p = subprocess.Popen([CHURND, "run", "-c", config] + args,
                                   stdout=subprocess.DEVNULL, stderr=self.logf)
         self.name = name
 
@@ -140,6 +158,96 @@ class Churnd:
             time.sleep(0.1)
         raise AssertionError("%s: %r not logged within %ss; log:\n%s" %
                              (self.name, text, timeout, self.log()))
+
+
+    def http_base(self, timeout=30):
+        """http://ADDR from the 'http on ADDR' log line."""
+        end = time.time() + timeout
+        while time.time() < end:
+            for line in self.log().splitlines():
+                if "http on " in line:
+                    return "http://" + line.split("http on ", 1)[1].strip()
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError("%s: no 'http on' line; log:\n%s" %
+                             (self.name, self.log()))
+
+
+# ---- HTTP ----
+
+def http_get(url, timeout=10):
+    """(status, headers dict with lower-case names, body bytes)."""
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, \
+                r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def parse_prom(text):
+    """Strict Prometheus text format 0.0.4 parser: every sample belongs to
+    a family announced by HELP and TYPE lines before it, label values are
+    well escaped, values are floats. Returns ({family: type},
+    {(name, frozenset(labels.items())): value})."""
+    import re
+    types, samples = {}, {}
+    name_re = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+    sample_re = re.compile(r"^(%s)(\{(.*)\})? (\S+)$" % name_re)
+    label_re = re.compile(r'(%s)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)' %
+                          r"[a-zA-Z_][a-zA-Z0-9_]*")
+    cur = None
+    for n, line in enumerate(text.split("\n"), 1):
+        if line == "":
+            continue
+        if line.startswith("# HELP "):
+            cur = line.split(" ")[2]
+            assert re.fullmatch(name_re, cur), "line %d: %r" % (n, line)
+            continue
+        if line.startswith("# TYPE "):
+            parts = line.split(" ")
+            assert len(parts) == 4 and parts[2] == cur, "line %d: %r" % (
+                n, line)
+            assert parts[3] in ("counter", "gauge", "histogram", "summary",
+                                "untyped"), line
+            assert cur not in types, "family %s twice" % cur
+            types[cur] = parts[3]
+            continue
+        assert not line.startswith("#"), "line %d: %r" % (n, line)
+        m = sample_re.match(line)
+        assert m, "line %d: not a sample: %r" % (n, line)
+        name, labels_s, value = m.group(1), m.group(3), m.group(4)
+        fam = name
+        if types.get(cur) == "histogram":
+            for suf in ("_bucket", "_sum", "_count"):
+                if name == cur + suf:
+                    fam = cur
+        assert fam == cur and cur in types, \
+            "line %d: %s outside its family (%s)" % (n, name, cur)
+        labels = {}
+        pos = 0
+        while labels_s and pos < len(labels_s):
+            lm = label_re.match(labels_s, pos)
+            assert lm, "line %d: bad labels %r" % (n, labels_s)
+            labels[lm.group(1)] = lm.group(2)
+            pos = lm.end()
+        v = float(value)  # raises on garbage; NaN and +Inf are allowed
+        key = (name, frozenset(labels.items()))
+        assert key not in samples, "line %d: duplicate series" % n
+        samples[key] = v
+    return types, samples
+
+
+def prom_value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())))
+
+
+def prom_series(samples, name):
+    """{frozenset(labels): value} of one metric name."""
+    return {lab: v for (n, lab), v in samples.items() if n == name}
 
 
 # ---- events ----
@@ -272,10 +380,11 @@ Msg = collections.namedtuple("Msg", "topic partition offset key value "
                                     "headers")
 
 
-def consume_all(bootstrap, topic, timeout=30):
-    """Every message of topic, per partition in offset order (kafka-python)."""
+def consume_all(bootstrap, topic, timeout=30, **kw):
+    """Every message of topic, per partition in offset order (kafka-python);
+    kw goes to KafkaConsumer (e.g. fetch sizes for large messages)."""
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                      group_id=None)
+                      group_id=None, **kw)
     parts = c.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(parts)]
     c.assign(tps)

@@ -50,7 +50,7 @@ def run(strategy):
                                                                     moved))
         assert moved > 0, "no partition moved with its state"
         for d in (a, bb, c):
-            assert "rebuilding" not in d.log(), d.log()
+            assert "rebuilding state from offset" not in d.log(), d.log()
         cl.check_complete(b.bootstrap, group, "churn.events", wd)
 
 

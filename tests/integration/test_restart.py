@@ -41,9 +41,10 @@ def second_signal(b, wd):
     """Deliveries stall (huge broker RTT); the first SIGTERM starts the
     bounded drain, the second ends the process at once."""
     b.cmd("topic in3 1")
+    b.cmd("topic st3 1")
     cl.produce_py(b.bootstrap, "in3", cl.gen_events(accounts=5, days=10))
     cfg = cl.write_config(os.path.join(wd, "s.conf"), b.bootstrap, "rs-2",
-                          {"input.topics": "in3",
+                          {"input.topics": "in3", "output.state": "st3",
                            "output.flush_timeout": "60s"})
     d = cl.Churnd(cfg, [], "stalled", wd)
     d.wait_log("assigned", 30)
