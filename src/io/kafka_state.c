@@ -29,6 +29,7 @@
 #include "churnd/state.h"
 #include "io/http.h"
 #include "io/kafka.h"
+#include "io/le.h"
 #include "io/state_file.h"
 
 #include <stdio.h>
@@ -77,20 +78,8 @@ static void b_uint(struct bytes *b, uint64_t v, unsigned n)
 {
     unsigned char x[8];
 
-    for (unsigned i = 0; i < n; i++) {
-        x[i] = (unsigned char)(v >> (8 * i));
-    }
+    churn_le_put(x, v, n);
     b_add(b, x, n);
-}
-
-static uint64_t get_uint(const unsigned char *p, unsigned n)
-{
-    uint64_t v = 0;
-
-    for (unsigned i = 0; i < n; i++) {
-        v |= (uint64_t)p[i] << (8 * i);
-    }
-    return v;
 }
 
 static int topic_index(const struct churn_config *cfg, const char *topic)
@@ -295,7 +284,8 @@ write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
         b_uint(&v, chunks, 2);
         b_add(&v, c.payload.p + i * CHUNK, n);
         memcpy(key, CP_KEY, CP_KEY_LEN);
-        int kl = snprintf(key + CP_KEY_LEN, 8, "%zu", i);
+        /* i < chunks, a u16: at most 5 digits (and GCC can see it) */
+        int kl = snprintf(key + CP_KEY_LEN, 8, "%u", (unsigned)(i % 65536u));
         ok = !v.oom && produce_state(r, p->partition, key,
                                      CP_KEY_LEN + (size_t)kl, v.p, v.len);
         free(v.p);
@@ -483,13 +473,13 @@ static void apply_checkpoint(struct restore *x)
         fail(x, "checkpoint record too short");
         return;
     }
-    uint32_t n = (uint32_t)get_uint(p, 4);
+    uint32_t n = (uint32_t)churn_le_get(p, 4);
     for (uint32_t i = 0; i < n; i++) {
         if (len - pos < 2) {
             fail(x, "checkpoint record: malformed offsets");
             return;
         }
-        size_t tl = (size_t)get_uint(p + pos, 2);
+        size_t tl = (size_t)churn_le_get(p + pos, 2);
         pos += 2;
         if (len - pos < tl + 8 || tl >= CHURN_TOPIC_MAX) {
             fail(x, "checkpoint record: malformed offsets");
@@ -501,7 +491,7 @@ static void apply_checkpoint(struct restore *x)
         pos += tl;
         int idx = topic_index(x->r->cfg, topic);
         if (idx >= 0) {
-            off[idx] = (int64_t)get_uint(p + pos, 8);
+            off[idx] = (int64_t)churn_le_get(p + pos, 8);
         }
         pos += 8;
     }
@@ -529,13 +519,14 @@ static void on_record(struct restore *x, const rd_kafka_message_t *m)
 {
     if (m->key_len >= CP_KEY_LEN && memcmp(m->key, CP_KEY, CP_KEY_LEN) == 0) {
         const unsigned char *v = m->payload;
-        if (v == NULL || m->len < CP_HDR_LEN || get_uint(v, 4) != CP_MAGIC) {
+        if (v == NULL || m->len < CP_HDR_LEN ||
+            churn_le_get(v, 4) != CP_MAGIC) {
             x->cp_active = false;
             return;
         }
-        uint64_t seq = get_uint(v + 4, 8);
-        uint32_t idx = (uint32_t)get_uint(v + 12, 2);
-        uint32_t cnt = (uint32_t)get_uint(v + 14, 2);
+        uint64_t seq = churn_le_get(v + 4, 8);
+        uint32_t idx = (uint32_t)churn_le_get(v + 12, 2);
+        uint32_t cnt = (uint32_t)churn_le_get(v + 14, 2);
         if (idx == 0) {
             x->cp.len = 0;
             x->cp_active = cnt > 0;

@@ -6,6 +6,7 @@
 #include "io/state_file.h"
 
 #include "churnd/state.h"
+#include "io/le.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,9 +57,7 @@ static void put_uint(struct writer *w, uint64_t v, unsigned n)
 {
     unsigned char b[8];
 
-    for (unsigned i = 0; i < n; i++) {
-        b[i] = (unsigned char)(v >> (8 * i));
-    }
+    churn_le_put(b, v, n);
     put(w, b, n);
 }
 
@@ -136,11 +135,8 @@ enum churn_err churn_snapshot_write(const char *dir,
     rc = churn_engine_export(eng, true, put_record, &w, &werr);
     put_uint(&w, END_MARK, 4);
     if (!w.failed) {
-        uint64_t sum = XXH3_64bits_digest(w.h);
         unsigned char b[8];
-        for (unsigned i = 0; i < 8; i++) {
-            b[i] = (unsigned char)(sum >> (8 * i));
-        }
+        churn_le_put(b, XXH3_64bits_digest(w.h), 8);
         if (fwrite(b, 1, 8, w.f) != 8) {
             w.failed = true;
             w.err = errno;
@@ -208,12 +204,8 @@ static const unsigned char *take(struct reader *r, size_t n)
 static uint64_t get_uint(struct reader *r, unsigned n)
 {
     const unsigned char *b = take(r, n);
-    uint64_t v = 0;
 
-    for (unsigned i = 0; b != NULL && i < n; i++) {
-        v |= (uint64_t)b[i] << (8 * i);
-    }
-    return v;
+    return b != NULL ? churn_le_get(b, n) : 0;
 }
 
 static enum churn_err
@@ -239,9 +231,7 @@ static enum churn_err parse(struct reader *r,
         memcmp(r->p, magic, sizeof(magic)) != 0) {
         return refuse(err, path, "not a churnd snapshot");
     }
-    for (unsigned i = 0; i < 8; i++) {
-        sum |= (uint64_t)r->p[r->len - 8 + i] << (8 * i);
-    }
+    sum = churn_le_get(r->p + r->len - 8, 8);
     if (XXH3_64bits(r->p, r->len - 8) != sum) {
         return refuse(err, path, "checksum mismatch (truncated or corrupt)");
     }

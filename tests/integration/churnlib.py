@@ -29,7 +29,7 @@ DLQ_HEADERS = ["churnd.reason", "churnd.detail", "churnd.source.topic",
                "churnd.source.partition", "churnd.source.offset",
                "churnd.source.timestamp"]
 # Dead-letter topics by name (tests may rename the output topics).
-DLQ_TOPICS = {"churn.dlq", "d2"}
+DLQ_TOPICS = {"churn.dlq", "d2", "d3"}
 DAY = 86400000
 T0 = 1767571200000  # 2026-01-05T00:00:00Z
 

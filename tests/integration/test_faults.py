@@ -33,47 +33,55 @@ def retriable(b, wd):
     cl.check_complete(b.bootstrap, "flt-1", "churn.events", wd)
 
 
-def fatal(b, wd):
-    """Fresh input and output topics; a produce error that is not retried."""
-    for t, n in (("in2", 2), ("s2", 1), ("a2", 1), ("m2", 1), ("d2", 1),
-                 ("st2", 2)):
-        b.cmd("topic %s %d" % (t, n))
+def fatal(b, wd, error="TOPIC_AUTHORIZATION_FAILED", n=2):
+    """Fresh input and output topics; a produce error that does not go away
+    (not allowed to write; or the output topic missing: unknown topic until
+    message.timeout.ms). churnd stops with exit 1 without committing past
+    the failed output, and a restart once it is fixed completes the stream
+    with nothing lost."""
+    def t(name):
+        return "%s%d" % (name, n)
+
+    for name, parts in (("in", 2), ("s", 1), ("a", 1), ("m", 1), ("d", 1),
+                        ("st", 2)):
+        b.cmd("topic %s %d" % (t(name), parts))
     records = cl.gen_events(accounts=20, days=40, seed=31)
-    cl.produce_py(b.bootstrap, "in2", records)
-    extra = {"input.topics": "in2", "output.signals": "s2",
-             "output.alerts": "a2", "output.metrics": "m2",
-             "output.dlq": "d2", "output.state": "st2",
-             "output.flush_timeout": "10s"}
-    cfg = cl.write_config(os.path.join(wd, "x.conf"), b.bootstrap, "flt-2",
-                          extra)
-    b.cmd("error Produce TOPIC_AUTHORIZATION_FAILED 100000")
-    d = cl.Churnd(cfg, ["--idle-exit", "3000"], "fatal", wd)
+    cl.produce_py(b.bootstrap, t("in"), records)
+    extra = {"input.topics": t("in"), "output.signals": t("s"),
+             "output.alerts": t("a"), "output.metrics": t("m"),
+             "output.dlq": t("d"), "output.state": t("st"),
+             "output.flush_timeout": "10s",
+             "kafka.producer.message.timeout.ms": "5000"}
+    cfg = cl.write_config(os.path.join(wd, "x%d.conf" % n), b.bootstrap,
+                          "flt-%d" % n, extra)
+    b.cmd("error Produce %s 100000" % error)
+    d = cl.Churnd(cfg, ["--idle-exit", "3000"], "fatal%d" % n, wd)
     rc = d.wait(90)
     log = d.log()
     assert rc == 1, "want exit 1 on a failed delivery, got %d:\n%s" % (rc,
                                                                      log)
     assert "delivery to" in log and "failed" in log, log
-    offs = cl.committed_vs_end(b.bootstrap, "flt-2", "in2")
+    offs = cl.committed_vs_end(b.bootstrap, "flt-%d" % n, t("in"))
     assert any(c is None or c < e for c, e in offs.values()), \
         "committed past a failed delivery: %r" % offs
     cl.log("after the failure: committed/end %r" % offs)
     b.cmd("clear Produce")
-    d = cl.Churnd(cfg, ["--idle-exit", "3000"], "fatal-restart", wd)
+    d = cl.Churnd(cfg, ["--idle-exit", "3000"], "fatal%d-restart" % n, wd)
     assert d.wait(90) == 0, d.log()
-    inputs = cl.consume_all(b.bootstrap, "in2")
+    inputs = cl.consume_all(b.bootstrap, t("in"))
     want = cl.expected_outputs(inputs, wd=wd)
     got = cl.collections.Counter()
-    for t in ("s2", "a2", "m2", "d2"):
-        for m in cl.consume_all(b.bootstrap, t):
+    for topic in (t("s"), t("a"), t("m"), t("d")):
+        for m in cl.consume_all(b.bootstrap, topic):
             got[cl.canon_kafka(m)] += 1
-    rename = {"churn.signals": "s2", "churn.alerts": "a2",
-              "churn.metrics": "m2", "churn.dlq": "d2"}
+    rename = {"churn.signals": t("s"), "churn.alerts": t("a"),
+              "churn.metrics": t("m"), "churn.dlq": t("d")}
     want = cl.collections.Counter(
-        {(rename[t], k, v): n for (t, k, v), n in want.items()})
+        {(rename[tp], k, v): c for (tp, k, v), c in want.items()})
     assert not (want - got), "lost: %r" % list((want - got).items())[:3]
     assert set(got) <= set(want), "unexpected outputs"
-    for p, (c, e) in cl.committed_vs_end(b.bootstrap, "flt-2",
-                                         "in2").items():
+    for p, (c, e) in cl.committed_vs_end(b.bootstrap, "flt-%d" % n,
+                                         t("in")).items():
         assert c == e, (p, c, e)
 
 
@@ -82,6 +90,7 @@ def test():
     with cl.Broker(brokers=3, topics=TOPICS) as b:
         retriable(b, wd)
         fatal(b, wd)
+        fatal(b, wd, "UNKNOWN_TOPIC_OR_PART", 3)
 
 
 if __name__ == "__main__":
