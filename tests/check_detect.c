@@ -795,8 +795,10 @@ START_TEST(test_detractor)
     const struct fb_story *c = &detractor_cases[_i];
     struct et t;
     char extra[64];
+    /* the activity share alone: the z bar has its own cases below */
+    const char *sets[] = { "rule.detractor_feedback.z=0", NULL };
 
-    et_init(&t, NULL);
+    et_init(&t, sets);
     et_ev(&t, "subscription.created", "n", ET_DAYS(0), CREATED);
     for (int d = 0; d < c->until; d++) {
         et_usage_day(&t, "n", d, d < 28 ? 10 : c->recent, 3);
@@ -838,10 +840,80 @@ START_TEST(test_detractor)
 }
 END_TEST
 
+/* The z bar: 28 days at 10 events a day, then `recent` a day, an NPS of 2
+ * on day 35. With the dispersion floor 3 the week's count test is
+ * (7 x recent - 70) / sqrt(3 x 70 x 1.25): -2.59 for 4 a day, -2.16 for 5.
+ * The trend test is switched off by max_activity below its ratio. */
+struct fbz_case {
+    const char *name;
+    int recent;
+    const char *z;        /* rule.detractor_feedback.z */
+    const char *max_act;  /* rule.detractor_feedback.max_activity */
+    bool fires;
+    const char *test;     /* evidence usage_test when it fires */
+};
+
+static const struct fbz_case detractor_z_cases[] = {
+    { "count test at the bar fires", 4, "2.59", "0.4", true, "drop" },
+    { "count test just above the bar is quiet", 4, "2.6", "0.4", false,
+      NULL },
+    { "a weaker week is quiet at the default", 5, "2.5", "0.8", false, NULL },
+    { "a steady account is quiet", 10, "2.5", "0.8", false, NULL },
+};
+
+START_TEST(test_detractor_z)
+{
+    const struct fbz_case *c = &detractor_z_cases[_i];
+    char zs[64], ms[64];
+    const char *sets[] = { zs, ms, NULL };
+    struct et t;
+
+    snprintf(zs, sizeof(zs), "rule.detractor_feedback.z=%s", c->z);
+    snprintf(ms, sizeof(ms), "rule.detractor_feedback.max_activity=%s",
+             c->max_act);
+    et_init(&t, sets);
+    et_ev(&t, "subscription.created", "z", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 36; d++) {
+        et_usage_day(&t, "z", d, d < 28 ? 10 : c->recent, 3);
+        if (d == 35) {
+            et_ev(&t, "feedback.nps", "z", ET_DAYS(d) + 20 * ET_HOUR,
+                  "\"score\":2");
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    if (!c->fires) {
+        ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 0,
+                      "%s", c->name);
+        et_release(&t);
+        return;
+    }
+    ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 1, "%s",
+                  c->name);
+    json_t *a = et_alert(&t, "detractor_feedback", "firing", 0);
+    json_t *e = evidence(a);
+    ck_assert_msg(ts_of(a, "event_time") == ET_DAYS(35) + 20 * ET_HOUR, "%s",
+                  c->name);
+    ck_assert_msg(fabs(num(e, "z") - (7.0 * c->recent - 70) /
+                                         sqrt(3 * 70 * 1.25)) < 0.006,
+                  "%s: z %g", c->name, num(e, "z"));
+    ck_assert_msg(fabs(num(e, "threshold_z") + atof(c->z)) < 1e-9, "%s",
+                  c->name);
+    ck_assert_msg(fabs(num(e, "expected_recent") - 70) < 1e-9, "%s",
+                  c->name);
+    ck_assert_msg(fabs(num(e, "recent_events") - 7.0 * c->recent) < 1e-9,
+                  "%s", c->name);
+    ck_assert_msg(strcmp(json_string_value(json_object_get(e, "usage_test")),
+                         c->test) == 0,
+                  "%s", c->name);
+    et_release(&t);
+}
+END_TEST
+
 START_TEST(test_detractor_waits_within)
 {
     struct et t;
-    const char *sets[] = { "rule.detractor_feedback.within=3d", NULL };
+    const char *sets[] = { "rule.detractor_feedback.within=3d",
+                           "rule.detractor_feedback.z=0", NULL };
 
     /* the response on day 20 waits 3 days; usage only weakens from day
      * 28: too late, quiet. With max_activity 1000 it fires whatever the
@@ -860,7 +932,8 @@ START_TEST(test_detractor_waits_within)
     ck_assert_uint_eq(et_alerts(&t, "detractor_feedback", NULL), 0);
     et_release(&t);
 
-    const char *any[] = { "rule.detractor_feedback.max_activity=1000", NULL };
+    const char *any[] = { "rule.detractor_feedback.max_activity=1000",
+                          "rule.detractor_feedback.z=0", NULL };
     et_init(&t, any);
     et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
     for (int d = 0; d < 25; d++) {
@@ -1009,6 +1082,9 @@ static Suite *churn_detect_suite(void)
     tcase_add_test(tc, test_feature_abandonment);
     tcase_add_loop_test(tc, test_detractor, 0,
                         sizeof(detractor_cases) / sizeof(detractor_cases[0]));
+    tcase_add_loop_test(tc, test_detractor_z, 0,
+                        sizeof(detractor_z_cases) /
+                            sizeof(detractor_z_cases[0]));
     tcase_add_test(tc, test_detractor_waits_within);
     tcase_add_test(tc, test_chargeback_window_and_cooldown);
     tcase_add_test(tc, test_health_critical);

@@ -155,6 +155,7 @@ struct churn_config {
     int32_t detractor_nps_max;      /* rule.detractor_feedback.nps_max */
     double detractor_sentiment_max; /* rule.detractor_feedback.sentiment_max */
     double detractor_max_activity;  /* rule.detractor_feedback.max_activity */
+    double detractor_z;             /* rule.detractor_feedback.z */
     int64_t detractor_within_ms;    /* rule.detractor_feedback.within */
 
     /* plan. */

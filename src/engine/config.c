@@ -278,7 +278,10 @@ static const struct key_desc keys[] = {
     DEC("rule.detractor_feedback.max_activity", detractor_max_activity, 0,
         1000, "0.8",
         "... once the account's last week is at most this share of its "
-        "baseline (or of its plan's cohort); 1000 = whatever its usage"),
+        "baseline, or its trend falls to this share"),
+    DEC("rule.detractor_feedback.z", detractor_z, 0, 10, "2.5",
+        "... and that week's count test (or the trend's score test) is at "
+        "most -z; 0 = any weak week"),
     DUR("rule.detractor_feedback.within", detractor_within_ms, 0,
         90 * MS_DAY, "14d",
         "a detractor response waits this long for weak usage to fire"),

@@ -86,16 +86,39 @@ static bool detractor_pending(const struct churn_config *c,
            (nps || ticket);
 }
 
-/* Usage no better than max_activity of what it was: the recent week against
- * the baseline (or the plan's cohort without one). Without either there is
- * nothing to judge by yet, and the response keeps waiting. */
+/*
+ * A detractor response is weak evidence on its own: satisfied accounts give
+ * one NPS answer in seven or so at 0-6, and an angry ticket now and then.
+ * It pages only together with usage evidence from the account's own
+ * history, at a lower bar than engagement_drop needs alone (a likelihood
+ * ratio for the response lowers the z the usage must reach): the last week
+ * at most max_activity of the baseline with its count test at z or below,
+ * or the whole-window trend falling to max_activity with its score test at
+ * z or below. Without a baseline there is no history to weigh the
+ * response against, and it keeps waiting.
+ */
+static bool detractor_drop(const struct churn_config *c,
+                           const struct churn__figures *f)
+{
+    return f->ratio <= c->detractor_max_activity &&
+           (c->detractor_z <= 0 || f->z <= -c->detractor_z);
+}
+
+static bool detractor_trend(const struct churn_config *c,
+                            const struct churn__figures *f)
+{
+    return c->detractor_z > 0 && f->trend_n > 0 &&
+           f->trend_ratio <= c->detractor_max_activity &&
+           f->trend_z <= -c->detractor_z;
+}
+
 static bool detractor_weak(const struct churn_config *c,
                            const struct churn__figures *f)
 {
-    if (f->expected <= 0) {
+    if (f->insufficient || f->expected <= 0) {
         return false;
     }
-    return f->ratio <= c->detractor_max_activity;
+    return detractor_drop(c, f) || detractor_trend(c, f);
 }
 
 void churn__detractor_judge(struct churn_engine *eng,
@@ -469,8 +492,16 @@ static void write_evidence(struct churn_engine *eng,
             churn__jw_num(w, "activity_ratio", f->ratio, 3);
             churn__jw_num(w, "recent_events", f->recent_events, 0);
             churn__jw_num(w, "expected_recent", f->expected, 2);
+            churn__jw_num(w, "z", f->z, 2);
+            churn__jw_num(w, "trend_ratio", f->trend_ratio, 3);
+            churn__jw_num(w, "trend_z", f->trend_z, 2);
+            churn__jw_cstr(w, "usage_test",
+                           detractor_drop(c, f)
+                               ? "drop"
+                               : (detractor_trend(c, f) ? "trend" : "none"));
         }
         churn__jw_num(w, "max_activity", c->detractor_max_activity, 3);
+        churn__jw_num(w, "threshold_z", -c->detractor_z, 2);
         if (acc->feedback_ms != INT64_MIN && acc->nps >= 0 &&
             acc->nps <= c->detractor_nps_max) {
             snprintf(sum, sum_len, "detractor feedback: NPS %d (at most %d)",

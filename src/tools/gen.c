@@ -982,12 +982,21 @@ static int nps_score(struct rng *r, double detractor_p)
     return 7 + (int)rng_weighted(r, w, 4);
 }
 
-/* Routine feedback between from and to (ms): NPS and mild tickets. */
+/*
+ * Routine feedback between from and to (ms), as satisfied customers give
+ * it: NPS answers of which about one in seven are detractors (0-6; a B2B
+ * SaaS with an NPS around +40 has 10-20 % detractors), and tickets that are
+ * mostly mild but sometimes angry (an outage, a billing mistake): about one
+ * ticket in ten is at -0.5 or below. A noisy account complains more. A
+ * detector that pages on one low score pages these accounts too.
+ */
 static void plan_feedback(
     struct churn_gen *g, uint32_t i, struct rng *r, int64_t from, int64_t to)
 {
     const struct acct *a = &g->accts[i];
     int64_t from_day = day_of(g, from) + 1, to_day = day_of(g, to) - 1;
+    bool noisy = a->arch == CHURN_GEN_NOISY_RETAINED;
+    double detractor_p = noisy ? 0.2 : 0.15, angry_p = noisy ? 0.2 : 0.1;
     uint32_t n_nps, n_tickets;
 
     if (to_day <= from_day) {
@@ -998,15 +1007,17 @@ static void plan_feedback(
     for (uint32_t k = 0; k < n_nps; k++) {
         int64_t ms = biz_ms(g, a, r, rng_range(r, from_day, to_day));
         if (ms < to) {
-            life_nps(g, i, ms, pick_user(r, a), nps_score(r, 0.02));
+            life_nps(g, i, ms, pick_user(r, a), nps_score(r, detractor_p));
         }
     }
     for (uint32_t k = 0; k < n_tickets; k++) {
         int64_t ms = biz_ms(g, a, r, rng_range(r, from_day, to_day));
         static const uint32_t pw[3] = { 50, 40, 10 };
+        int prio = (int)rng_weighted(r, pw, 3);
+        double s = rng_chance(r, angry_p) ? -0.5 - 0.45 * rng_unit(r)
+                                          : -0.3 + rng_unit(r) * 1.0;
         if (ms < to) {
-            life_ticket(g, i, ms, pick_user(r, a), (int)rng_weighted(r, pw, 3),
-                        -0.3 + rng_unit(r) * 1.0);
+            life_ticket(g, i, ms, pick_user(r, a), prio, s);
         }
     }
 }
