@@ -448,8 +448,8 @@ static void plan_offsets(struct churn__run *r,
             continue;
         }
         p->offset = committed;
-        if (r->opts->no_rebuild || tp == NULL) {
-            continue;
+        if (r->opts->no_rebuild || tp == NULL || churn__signals() > 0) {
+            continue; /* (stopping: nothing more is processed anyway) */
         }
         if (start == RD_KAFKA_OFFSET_INVALID) {
             e = rd_kafka_query_watermark_offsets(

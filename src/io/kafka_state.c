@@ -331,6 +331,13 @@ bool churn__state_checkpoint(struct churn__run *r,
         }
     }
     offsets_of(r, p, off);
+    bool any = false;
+    for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {
+        any = any || off[i] >= 0;
+    }
+    if (!any) {
+        return true; /* the state reflects no input yet: nothing to keep */
+    }
     /* 2-3. the changelog */
     if (r->state_rkt != NULL) {
         if (!write_changelog(r, p, off)) {
@@ -495,6 +502,14 @@ static void apply_checkpoint(struct restore *x)
         }
         pos += 8;
     }
+    bool any = false;
+    for (size_t i = 0; i < CHURN_MAX_TOPICS; i++) {
+        any = any || off[i] >= 0;
+    }
+    if (!any) {
+        fail(x, "a checkpoint without input offsets");
+        return;
+    }
     for (size_t i = 0; i < x->rec_cnt; i++) {
         if (churn_engine_import(
                 x->eng, (struct churn_str){ x->recs[i].key, x->recs[i].klen },
@@ -651,6 +666,9 @@ static void read_changelog(struct restore *x, int64_t from)
         }
         rd_kafka_message_destroy(m);
     }
+    if (expect < hi && !x->failed) {
+        fail(x, "interrupted by shutdown");
+    }
     rd_kafka_assign(rk, NULL);
     churn_log(CHURN_LOG_INFO,
               "partition %d: read %llu changelog records from offset %lld, "
@@ -725,7 +743,12 @@ void churn__state_restore(struct churn__run *r, struct churn__part *p)
     if (r->state_rkt != NULL) {
         read_changelog(&x, from);
     }
-    if (x.failed) {
+    if (x.failed && churn__signals() > 0) {
+        churn_log(CHURN_LOG_INFO,
+                  "partition %d: restore interrupted by shutdown",
+                  (int)p->partition);
+        churn_engine_free(x.eng);
+    } else if (x.failed) {
         r->restore_refused++;
         churn_log(CHURN_LOG_ERROR,
                   "partition %d: changelog refused: %s; rebuilding from the "
