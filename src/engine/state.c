@@ -329,8 +329,8 @@ static bool score_ok(float v)
 
 static bool times_ok(const struct churn__account *a)
 {
-    const int64_t t[] = { a->first_ms,     a->last_ms,      a->geo_ms,
-                          a->trial_end_ms, a->cancel_at_ms, a->downgrade_ms,
+    const int64_t t[] = { a->first_ms,     a->last_ms,       a->geo_ms,
+                          a->trial_end_ms, a->cancel_at_ms,  a->downgrade_ms,
                           a->feedback_ms,  a->chargeback_ms, a->fail_ms };
 
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -360,7 +360,8 @@ static bool account_valid(const struct churn_engine *eng,
            score_ok(a->signaled_health) && score_ok(a->engagement) &&
            bucket_ok(eng, a->head_bucket, INT32_MIN) &&
            bucket_ok(eng, a->first_bucket, INT32_MAX) &&
-           bucket_ok(eng, a->resumed_bucket, INT32_MIN) && a->status <= CHURN__ST_EXPIRED && a->band <= CHURN__BAND_NONE &&
+           bucket_ok(eng, a->resumed_bucket, INT32_MIN) &&
+           a->status <= CHURN__ST_EXPIRED && a->band <= CHURN__BAND_NONE &&
            a->signaled_band <= CHURN__BAND_NONE && a->nps >= -1 &&
            a->nps <= 10 && a->head_slot < eng->ring_len &&
            a->plan < CHURN__INTERN_MAX && a->currency < CHURN__INTERN_MAX &&
@@ -711,14 +712,20 @@ void churn_engine_changed_all(struct churn_engine *eng)
     churn__table_each(eng->accounts, mark_changed, NULL);
 }
 
+/* Remembers id for the next export of changes (u8 length, bytes). */
+static void removed_add(struct churn_engine *eng, struct churn_str id)
+{
+    churn__ww_u8(&eng->removed, id.len);
+    churn__ww_bytes(&eng->removed, id.ptr, id.len);
+}
+
 void churn__state_removed(struct churn_engine *eng,
                           const struct churn__account *acc)
 {
     if (!eng->track_changes) {
         return;
     }
-    churn__ww_u8(&eng->removed, acc->id_len);
-    churn__ww_bytes(&eng->removed, acc->id, acc->id_len);
+    removed_add(eng, (struct churn_str){ acc->id, acc->id_len });
 }
 
 struct export_ctx {
@@ -836,8 +843,7 @@ enum churn_err churn_engine_touch(struct churn_engine *eng,
         acc->changed = 1;
         return CHURN_OK;
     }
-    churn__ww_u8(&eng->removed, key.len);
-    churn__ww_bytes(&eng->removed, key.ptr, key.len);
+    removed_add(eng, key);
     return eng->removed.oom
                ? churn_error_set(err, CHURN_ENOMEM, "out of memory")
                : CHURN_OK;

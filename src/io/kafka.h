@@ -332,6 +332,9 @@ enum churn_err churn__out_produce(struct churn__run *r,
                                   struct churn__tp *tp,
                                   const struct churn_source *src,
                                   struct churn_error *err);
+/* Outputs not yet acknowledged, over every tracker (released partitions'
+ * included). */
+uint64_t churn__out_inflight(const struct churn__run *r);
 /* Serves delivery reports for up to timeout_ms. */
 void churn__out_poll(struct churn__run *r, int timeout_ms);
 /* Waits until every delivery of track (NULL: of all partitions) is

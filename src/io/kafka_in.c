@@ -411,12 +411,7 @@ static void plan_offsets(struct churn__run *r,
         int64_t start = RD_KAFKA_OFFSET_INVALID;
         int64_t low = -1, high = -1;
 
-        int64_t restored = -1;
-        for (size_t t = 0; tp != NULL && t < r->cfg->input_topic_cnt; t++) {
-            if (strcmp(r->cfg->input_topics[t], p->topic) == 0) {
-                restored = tp->part->restored[t];
-            }
-        }
+        int64_t restored = tp != NULL ? tp->part->restored[tp->topic_idx] : -1;
         if (restored >= 0) {
             /* The state reflects every input before it, and every output
              * of those inputs was delivered before it was written. */

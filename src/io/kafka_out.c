@@ -48,7 +48,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
     if (msg->_private == &churn__changelog_opaque) {
         r->cl_inflight--;
         if (!ok) {
-            churn_log(CHURN_LOG_ERROR, "changelog delivery to %s[%d] failed: %s",
+            churn_log(CHURN_LOG_ERROR,
+                      "changelog delivery to %s[%d] failed: %s",
                       rd_kafka_topic_name(msg->rkt), (int)msg->partition,
                       rd_kafka_err2str(msg->err));
             r->cl_failed = true;
@@ -309,7 +310,7 @@ void churn__out_poll(struct churn__run *r, int timeout_ms)
     rd_kafka_poll(r->producer, timeout_ms);
 }
 
-static uint64_t inflight_all(const struct churn__run *r)
+uint64_t churn__out_inflight(const struct churn__run *r)
 {
     uint64_t n = 0;
 
@@ -330,8 +331,8 @@ bool churn__out_drain(struct churn__run *r,
     int64_t next_log = churn__now_ms() + 5000;
 
     for (;;) {
-        uint64_t left =
-            track != NULL ? churn_track_inflight(track) : inflight_all(r);
+        uint64_t left = track != NULL ? churn_track_inflight(track)
+                                      : churn__out_inflight(r);
         int64_t now = churn__now_ms();
         if (left == 0) {
             return true;

@@ -241,22 +241,12 @@ static void resume_all(struct churn__run *r)
     }
 }
 
-static uint64_t inflight(const struct churn__run *r)
-{
-    uint64_t n = 0;
-
-    for (size_t i = 0; i < r->tp_cnt; i++) {
-        n += churn_track_inflight(r->tps[i]->track);
-    }
-    return n;
-}
-
 /* Back-pressure: past output.max_inflight unacknowledged outputs, fetching
  * pauses (the consumer is still polled, so the group membership holds)
  * until half of them are acknowledged. */
 static void pace(struct churn__run *r)
 {
-    uint64_t n = inflight(r);
+    uint64_t n = churn__out_inflight(r);
     uint64_t max = (uint64_t)r->cfg->output_max_inflight;
 
     if (!r->paused && n >= max) {

@@ -756,12 +756,6 @@ void churn__state_restore(struct churn__run *r, struct churn__part *p)
                   (int)p->partition, x.why);
         churn_engine_free(x.eng);
     } else if (x.have_offsets) {
-        /* the cut-short checkpoint's records are overwritten by the next */
-        for (size_t i = 0; i < x.rec_cnt; i++) {
-            churn_engine_touch(
-                x.eng, (struct churn_str){ x.recs[i].key, x.recs[i].klen },
-                NULL);
-        }
         if (r->state_rkt != NULL) {
             churn_engine_track_changes(x.eng, true);
         }
@@ -783,14 +777,12 @@ void churn__state_restore(struct churn__run *r, struct churn__part *p)
                   (unsigned long long)s.accounts, (unsigned long long)p->seq);
     } else {
         churn_engine_free(x.eng); /* nothing found: the fresh engine stays */
-        if (x.rec_cnt > 0) {
-            /* only a cut-short first checkpoint: overwrite it */
-            for (size_t i = 0; i < x.rec_cnt; i++) {
-                churn_engine_touch(
-                    p->eng, (struct churn_str){ x.recs[i].key, x.recs[i].klen },
-                    NULL);
-            }
-        }
+    }
+    /* Records of a cut-short checkpoint: the next checkpoint overwrites
+     * them (with the account, or its removal). */
+    for (size_t i = 0; !x.failed && i < x.rec_cnt; i++) {
+        churn_engine_touch(
+            p->eng, (struct churn_str){ x.recs[i].key, x.recs[i].klen }, NULL);
     }
     recs_clear(&x);
     free(x.recs);
