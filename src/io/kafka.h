@@ -244,9 +244,13 @@ struct churn__part {
     /* Durable state (kafka_state.c): where the restored state left each
      * input topic (by input.topics index; -1: no state for it) */
     int64_t restored[CHURN_MAX_TOPICS];
-    uint64_t seq;            /* last checkpoint's sequence number */
-    int64_t changelog_at;    /* its offset in the changelog; -1 none */
+    uint64_t seq;             /* last checkpoint's sequence number */
+    int64_t changelog_at;     /* its offset in the changelog; -1 none */
     int64_t last_snapshot_ms; /* monotonic */
+    /* One round of churn__state_checkpoint(): set by the caller, cleared
+     * by it; cp_ok tells whether this partition's checkpoint was written. */
+    bool cp_due;
+    bool cp_ok;
 };
 
 /* One assigned input topic-partition. */
@@ -261,6 +265,15 @@ struct churn__tp {
     int64_t next;          /* offset after the last message fed; -1 none */
     bool at_eof;
     int topic_idx; /* index in cfg->input_topics */
+};
+
+/* Acknowledgements of one changelog partition (= input partition number):
+ * its records unacknowledged and, since its checkpoint began, whether one
+ * failed and the offset of the last one acknowledged. */
+struct churn__cl_acks {
+    uint64_t inflight;
+    bool failed;
+    int64_t last_offset;
 };
 
 struct churn__run {
@@ -291,12 +304,12 @@ struct churn__run {
     int64_t last_store_ms;
     int64_t last_commit_ms;
     /* durable state (kafka_state.c) */
-    rd_kafka_topic_t *state_rkt; /* the changelog; NULL: none */
-    rd_kafka_t *restorer;        /* reads the changelog; made on demand */
-    uint64_t cl_inflight;        /* changelog records unacknowledged */
-    bool cl_failed;              /* one of them failed since the last check */
-    int64_t cl_last_offset;      /* offset of the last one acknowledged */
-    int64_t last_checkpoint_ms;  /* monotonic */
+    rd_kafka_topic_t *state_rkt;    /* the changelog; NULL: none */
+    rd_kafka_t *restorer;           /* reads the changelog; made on demand */
+    uint64_t cl_inflight;           /* changelog records unacknowledged */
+    struct churn__cl_acks *cl_acks; /* by changelog partition */
+    size_t cl_part_cnt;
+    int64_t last_checkpoint_ms; /* monotonic */
     uint64_t checkpoints, checkpoint_failures, snapshots, snapshot_failures;
     uint64_t restored_snapshot, restored_changelog, restore_refused;
     /* back-pressure */
@@ -358,12 +371,17 @@ void churn__state_close(struct churn__run *r);
  * state. Replaces p->eng. Never fails: with nothing usable the state stays
  * empty (and kafka_in.c falls back to rebuilding it from the input). */
 void churn__state_restore(struct churn__run *r, struct churn__part *p);
-/* Checkpoints p: waits for its outputs, writes its changes and offsets to
- * the changelog, and a snapshot when one is due (or force). False when it
- * could not (outputs or changelog unacknowledged, failed). */
-bool churn__state_checkpoint(struct churn__run *r,
-                             struct churn__part *p,
-                             bool force_snapshot);
+/* A changelog record's delivery report (kafka_out.c's callback). */
+void churn__state_acked(struct churn__run *r,
+                        const rd_kafka_message_t *msg,
+                        bool ok);
+/* Checkpoints every partition with cp_due set, together: waits for their
+ * outputs, writes each one's changes and offsets to the changelog, waits
+ * once for all of those records, then writes a snapshot where one is due
+ * (or force). Clears cp_due and sets cp_ok, false for a partition whose
+ * checkpoint could not be written (outputs or changelog unacknowledged,
+ * failed). Returns how many failed. */
+size_t churn__state_checkpoint(struct churn__run *r, bool force_snapshot);
 /* Checkpoints every partition whose state.checkpoint_interval passed. */
 void churn__state_tick(struct churn__run *r, int64_t now_ms);
 

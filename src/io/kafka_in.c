@@ -574,11 +574,18 @@ static void release(struct churn__run *r,
         commit_sync(r, parts);
         for (size_t k = 0; k < r->part_cnt; k++) {
             struct churn__part *pt = r->parts[k];
+            for (int i = 0; i < parts->cnt && !pt->cp_due; i++) {
+                pt->cp_due = parts->elems[i].partition == pt->partition;
+            }
+        }
+        churn__state_checkpoint(r, true);
+        for (size_t k = 0; k < r->part_cnt; k++) {
+            struct churn__part *pt = r->parts[k];
             bool revoked = false;
             for (int i = 0; i < parts->cnt && !revoked; i++) {
                 revoked = parts->elems[i].partition == pt->partition;
             }
-            if (revoked && !churn__state_checkpoint(r, pt, true)) {
+            if (revoked && !pt->cp_ok) {
                 churn_log(CHURN_LOG_WARN,
                           "partition %d: released without a final checkpoint",
                           (int)pt->partition);

@@ -46,16 +46,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 
     (void)rk;
     if (msg->_private == &churn__changelog_opaque) {
-        r->cl_inflight--;
-        if (!ok) {
-            churn_log(CHURN_LOG_ERROR,
-                      "changelog delivery to %s[%d] failed: %s",
-                      rd_kafka_topic_name(msg->rkt), (int)msg->partition,
-                      rd_kafka_err2str(msg->err));
-            r->cl_failed = true;
-        } else if (msg->offset > r->cl_last_offset) {
-            r->cl_last_offset = msg->offset;
-        }
+        churn__state_acked(r, msg, ok);
         return;
     }
     for (int t = 0; t < CHURN_TOPIC__COUNT; t++) {

@@ -364,7 +364,6 @@ int churn_kafka_run(const struct churn_config *cfg,
     r.cfg = cfg;
     r.opts = opts;
     r.totals.engine.watermark_ms = INT64_MIN;
-    r.cl_last_offset = -1;
     r.last_checkpoint_ms = churn__now_ms();
     install_signals();
 

@@ -143,6 +143,11 @@ enum churn_err churn__state_open(struct churn__run *r,
                                "input %d: they must be co-partitioned",
                                name, parts, input_partitions);
     }
+    r->cl_acks = calloc((size_t)parts, sizeof(*r->cl_acks));
+    if (r->cl_acks == NULL) {
+        return churn_error_set(err, CHURN_ENOMEM, "out of memory");
+    }
+    r->cl_part_cnt = (size_t)parts;
     r->state_rkt = rd_kafka_topic_new(r->producer, name, NULL);
     if (r->state_rkt == NULL) {
         return churn_error_set(err, CHURN_EIO, "changelog topic '%s': %s", name,
@@ -163,6 +168,33 @@ void churn__state_close(struct churn__run *r)
     if (r->state_rkt != NULL) {
         rd_kafka_topic_destroy(r->state_rkt);
         r->state_rkt = NULL;
+    }
+    /* reports still to come (the producer is flushed later) skip it */
+    free(r->cl_acks);
+    r->cl_acks = NULL;
+    r->cl_part_cnt = 0;
+}
+
+void churn__state_acked(struct churn__run *r,
+                        const rd_kafka_message_t *msg,
+                        bool ok)
+{
+    struct churn__cl_acks *a = NULL;
+
+    r->cl_inflight--;
+    if (msg->partition >= 0 && (size_t)msg->partition < r->cl_part_cnt) {
+        a = &r->cl_acks[msg->partition];
+        a->inflight--;
+    }
+    if (!ok) {
+        churn_log(CHURN_LOG_ERROR, "changelog delivery to %s[%d] failed: %s",
+                  rd_kafka_topic_name(msg->rkt), (int)msg->partition,
+                  rd_kafka_err2str(msg->err));
+        if (a != NULL) {
+            a->failed = true;
+        }
+    } else if (a != NULL && msg->offset > a->last_offset) {
+        a->last_offset = msg->offset;
     }
 }
 
@@ -196,6 +228,7 @@ static bool produce_state(struct churn__run *r,
         return false;
     }
     r->cl_inflight++;
+    r->cl_acks[partition].inflight++;
     return true;
 }
 
@@ -225,15 +258,13 @@ static enum churn_err cp_record(void *ctx,
     return CHURN_OK;
 }
 
-static bool wait_changelog(struct churn__run *r)
+/* Waits until every changelog record is acknowledged (or deadline). */
+static void wait_changelog(struct churn__run *r, int64_t deadline)
 {
-    int64_t deadline = churn__now_ms() + r->cfg->output_flush_timeout_ms;
-
     while (r->cl_inflight > 0 && churn__now_ms() < deadline &&
            churn__signals() < 2) {
         rd_kafka_poll(r->producer, 50);
     }
-    return r->cl_inflight == 0 && !r->cl_failed;
 }
 
 /* The offsets p's state reflects, by input.topics index. */
@@ -247,15 +278,18 @@ offsets_of(struct churn__run *r, const struct churn__part *p, int64_t *off)
     }
 }
 
-static bool
-write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
+/* Produces p's changed accounts and its checkpoint record (sequence seq)
+ * without waiting for them. False when one could not be produced. */
+static bool write_changelog(struct churn__run *r,
+                            struct churn__part *p,
+                            const int64_t *off,
+                            uint64_t seq)
 {
     struct cp_ctx c = { r, p->partition, { 0 } };
     struct churn_error err = { 0 };
-    uint64_t seq = p->seq + 1;
 
-    r->cl_failed = false;
-    r->cl_last_offset = -1;
+    r->cl_acks[p->partition].failed = false;
+    r->cl_acks[p->partition].last_offset = -1;
     b_uint(&c.payload, r->cfg->input_topic_cnt, 4);
     for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {
         size_t n = strlen(r->cfg->input_topics[i]);
@@ -291,8 +325,19 @@ write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
         free(v.p);
     }
     free(c.payload.p);
-    if (!wait_changelog(r) || !ok) {
-        /* What was not acknowledged may be lost: write it all next time. */
+    return ok;
+}
+
+/* After the wait: p's checkpoint seq counts if every record was
+ * acknowledged. Else what was not may be lost: write it all next time. */
+static bool changelog_done(struct churn__run *r,
+                           struct churn__part *p,
+                           uint64_t seq,
+                           bool produced)
+{
+    const struct churn__cl_acks *a = &r->cl_acks[p->partition];
+
+    if (!produced || a->failed || a->inflight > 0) {
         churn_engine_changed_all(p->eng);
         churn_log(CHURN_LOG_WARN,
                   "partition %d: changelog checkpoint %llu not acknowledged; "
@@ -301,80 +346,182 @@ write_changelog(struct churn__run *r, struct churn__part *p, const int64_t *off)
         return false;
     }
     p->seq = seq;
-    p->changelog_at = r->cl_last_offset;
+    p->changelog_at = a->last_offset;
     return true;
 }
 
-bool churn__state_checkpoint(struct churn__run *r,
-                             struct churn__part *p,
-                             bool force_snapshot)
+static void write_snapshot(struct churn__run *r,
+                           struct churn__part *p,
+                           const int64_t *off,
+                           int64_t now)
 {
-    int64_t now = churn__now_ms();
-    bool want_snap = r->cfg->state_dir[0] != '\0' &&
-                     (force_snapshot || now - p->last_snapshot_ms >=
-                                            r->cfg->state_snapshot_interval_ms);
-    int64_t off[CHURN_MAX_TOPICS];
+    struct churn_snapshot_meta meta;
+    struct churn_error err = { 0 };
 
-    if (r->state_rkt == NULL && !want_snap) {
-        return true;
+    memset(&meta, 0, sizeof(meta));
+    meta.partition = p->partition;
+    meta.seq = p->seq;
+    meta.changelog_at = r->state_rkt != NULL ? p->changelog_at : -1;
+    meta.topic_cnt = r->cfg->input_topic_cnt;
+    for (size_t i = 0; i < meta.topic_cnt; i++) {
+        snprintf(meta.topics[i], sizeof(meta.topics[i]), "%s",
+                 r->cfg->input_topics[i]);
+        meta.offsets[i] = off[i];
     }
-    /* 1. the state written must not run ahead of what was delivered */
+    if (churn_snapshot_write(r->cfg->state_dir, p->eng, &meta, &err) !=
+        CHURN_OK) {
+        r->snapshot_failures++;
+        churn_log(CHURN_LOG_ERROR,
+                  "partition %d: %s; the previous snapshot stays, the "
+                  "changelog still has the state",
+                  (int)p->partition, err.msg);
+    } else {
+        r->snapshots++;
+        p->last_snapshot_ms = now;
+        churn_log(CHURN_LOG_DEBUG, "partition %d: snapshot %llu written",
+                  (int)p->partition, (unsigned long long)p->seq);
+    }
+}
+
+/* Waits for the outputs of every input p's state reflects; false when one
+ * is unacknowledged at deadline or failed. */
+static bool outputs_delivered(struct churn__run *r,
+                              const struct churn__part *p,
+                              int64_t deadline)
+{
     for (size_t i = 0; i < r->tp_cnt; i++) {
         struct churn__tp *tp = r->tps[i];
         if (tp->part != p) {
             continue;
         }
-        if (!churn__out_drain(r, tp->track, r->cfg->output_flush_timeout_ms) ||
+        int64_t left = deadline - churn__now_ms();
+        if (!churn__out_drain(r, tp->track, left > 0 ? left : 0) ||
             churn_track_has_failed(tp->track)) {
-            r->checkpoint_failures++;
             return false;
-        }
-    }
-    offsets_of(r, p, off);
-    bool any = false;
-    for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {
-        any = any || off[i] >= 0;
-    }
-    if (!any) {
-        return true; /* the state reflects no input yet: nothing to keep */
-    }
-    /* 2-3. the changelog */
-    if (r->state_rkt != NULL) {
-        if (!write_changelog(r, p, off)) {
-            r->checkpoint_failures++;
-            return false;
-        }
-        r->checkpoints++;
-    }
-    /* 4. the snapshot */
-    if (want_snap) {
-        struct churn_snapshot_meta meta;
-        struct churn_error err = { 0 };
-        memset(&meta, 0, sizeof(meta));
-        meta.partition = p->partition;
-        meta.seq = p->seq;
-        meta.changelog_at = r->state_rkt != NULL ? p->changelog_at : -1;
-        meta.topic_cnt = r->cfg->input_topic_cnt;
-        for (size_t i = 0; i < meta.topic_cnt; i++) {
-            snprintf(meta.topics[i], sizeof(meta.topics[i]), "%s",
-                     r->cfg->input_topics[i]);
-            meta.offsets[i] = off[i];
-        }
-        if (churn_snapshot_write(r->cfg->state_dir, p->eng, &meta, &err) !=
-            CHURN_OK) {
-            r->snapshot_failures++;
-            churn_log(CHURN_LOG_ERROR,
-                      "partition %d: %s; the previous snapshot stays, the "
-                      "changelog still has the state",
-                      (int)p->partition, err.msg);
-        } else {
-            r->snapshots++;
-            p->last_snapshot_ms = now;
-            churn_log(CHURN_LOG_DEBUG, "partition %d: snapshot %llu written",
-                      (int)p->partition, (unsigned long long)p->seq);
         }
     }
     return true;
+}
+
+/* What one round does with a partition. */
+enum cp_step {
+    CP_SKIP,      /* nothing to write: done */
+    CP_FAILED,    /* could not be written */
+    CP_CHANGELOG, /* records produced, awaiting acknowledgement */
+    CP_SNAPSHOT,  /* no changelog: a snapshot only */
+};
+
+/* Partitions checkpointed per round: their offsets stay on the stack. */
+#define CP_ROUND 64
+
+/*
+ * Every due partition waits for its outputs, then produces its records;
+ * one wait covers all of them. Done one partition at a time, each would
+ * wait for its own records before the next began: a round trip (the
+ * producer's linger.ms and more) per partition, which with 50 partitions
+ * stalled consumption for a large share of every checkpoint interval.
+ */
+static size_t checkpoint_round(struct churn__run *r,
+                               struct churn__part **ps,
+                               size_t n,
+                               bool force_snapshot)
+{
+    int64_t now = churn__now_ms();
+    int64_t deadline = now + r->cfg->output_flush_timeout_ms;
+    int64_t off[CP_ROUND][CHURN_MAX_TOPICS];
+    enum cp_step step[CP_ROUND];
+    bool want_snap[CP_ROUND];
+    uint64_t seq[CP_ROUND];
+    bool produced[CP_ROUND];
+    bool any_changelog = false;
+    size_t failed = 0, written = 0;
+
+    for (size_t k = 0; k < n; k++) {
+        struct churn__part *p = ps[k];
+        want_snap[k] =
+            r->cfg->state_dir[0] != '\0' &&
+            (force_snapshot ||
+             now - p->last_snapshot_ms >= r->cfg->state_snapshot_interval_ms);
+        step[k] = CP_SKIP;
+        if (r->state_rkt == NULL && !want_snap[k]) {
+            continue;
+        }
+        /* 1. the state written must not run ahead of what was delivered */
+        if (!outputs_delivered(r, p, deadline)) {
+            step[k] = CP_FAILED;
+            continue;
+        }
+        offsets_of(r, p, off[k]);
+        bool any = false;
+        for (size_t i = 0; i < r->cfg->input_topic_cnt; i++) {
+            any = any || off[k][i] >= 0;
+        }
+        if (!any) {
+            continue; /* the state reflects no input yet: nothing to keep */
+        }
+        if (r->state_rkt == NULL) {
+            step[k] = CP_SNAPSHOT;
+            continue;
+        }
+        /* 2. the changelog */
+        seq[k] = p->seq + 1;
+        produced[k] = write_changelog(r, p, off[k], seq[k]);
+        step[k] = CP_CHANGELOG;
+        any_changelog = true;
+    }
+    /* 3. one wait for every partition's records */
+    if (any_changelog) {
+        wait_changelog(r, deadline);
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct churn__part *p = ps[k];
+        if (step[k] == CP_CHANGELOG) {
+            if (changelog_done(r, p, seq[k], produced[k])) {
+                r->checkpoints++;
+                written++;
+            } else {
+                step[k] = CP_FAILED;
+            }
+        }
+        p->cp_ok = step[k] != CP_FAILED;
+        if (!p->cp_ok) {
+            r->checkpoint_failures++;
+            failed++;
+            continue;
+        }
+        /* 4. the snapshot */
+        if (step[k] != CP_SKIP && want_snap[k]) {
+            write_snapshot(r, p, off[k], now);
+        }
+    }
+    churn_log(CHURN_LOG_DEBUG,
+              "checkpoint round: %zu partitions, %zu to the changelog, %zu "
+              "failed, in %lld ms",
+              n, written, failed, (long long)(churn__now_ms() - now));
+    return failed;
+}
+
+size_t churn__state_checkpoint(struct churn__run *r, bool force_snapshot)
+{
+    struct churn__part *ps[CP_ROUND];
+    size_t n = 0, failed = 0;
+
+    for (size_t i = 0; i < r->part_cnt; i++) {
+        struct churn__part *p = r->parts[i];
+        if (!p->cp_due) {
+            continue;
+        }
+        p->cp_due = false;
+        ps[n++] = p;
+        if (n == CP_ROUND) {
+            failed += checkpoint_round(r, ps, n, force_snapshot);
+            n = 0;
+        }
+    }
+    if (n > 0) {
+        failed += checkpoint_round(r, ps, n, force_snapshot);
+    }
+    return failed;
 }
 
 void churn__state_tick(struct churn__run *r, int64_t now_ms)
@@ -382,10 +529,16 @@ void churn__state_tick(struct churn__run *r, int64_t now_ms)
     if (now_ms - r->last_checkpoint_ms < r->cfg->state_checkpoint_interval_ms) {
         return;
     }
-    r->last_checkpoint_ms = now_ms;
-    for (size_t i = 0; i < r->part_cnt && !r->fatal; i++) {
-        churn__state_checkpoint(r, r->parts[i], false);
+    if (r->fatal) {
+        return;
     }
+    for (size_t i = 0; i < r->part_cnt; i++) {
+        r->parts[i]->cp_due = true;
+    }
+    churn__state_checkpoint(r, false);
+    /* The interval runs from the end of a round: a round slower than the
+     * interval (a slow broker) must still leave time to consume. */
+    r->last_checkpoint_ms = churn__now_ms();
 }
 
 /* ---- restores ---- */

@@ -12,10 +12,14 @@
 - SIGTERM while a rebalance is in progress drains and exits 0, and the
   survivor completes the stream;
 - with slow acknowledgements and a small output.max_inflight, consumption
-  pauses and resumes (back-pressure) and nothing is lost.
+  pauses and resumes (back-pressure) and nothing is lost;
+- a checkpoint of many partitions waits for the broker once, not once per
+  partition: with every response delayed, each round of 12 partitions
+  takes a few round trips, not 12, and the stream still completes.
 """
 import os
 import random
+import re
 import signal
 import time
 
@@ -23,6 +27,7 @@ import churnlib as cl
 
 TOPICS = {"churn.events": 4, "churn.signals": 2, "churn.alerts": 2,
           "churn.metrics": 1, "churn.dlq": 1}
+CHECKPOINT_PARTS = 12
 
 
 def corrupt(path):
@@ -126,7 +131,43 @@ def backpressure(b, wd):
     cl.check_complete(b.bootstrap, "bp", "churn.events", wd)
 
 
+def checkpoint_round(b, wd):
+    """Every due partition drains its outputs and produces its changelog
+    records first; one wait then covers them all. Partition by partition,
+    each would wait a round trip for its own records (12 x RTT per round,
+    more than the interval here), stalling consumption."""
+    rtt, parts = 400, CHECKPOINT_PARTS
+    records = cl.gen_events(accounts=80, days=40, seed=37)
+    cl.produce_py(b.bootstrap, "churn.events", records)
+    cfg = cl.write_config(os.path.join(wd, "c.conf"), b.bootstrap, "cr", {
+        "state.checkpoint_interval": "1s",
+    })
+    b.cmd("rtt -1 %d" % rtt)
+    d = cl.Churnd(cfg, ["-v", "--idle-exit", "4000"], "cr", wd)
+    assert d.wait(180) == 0, d.log()
+    log = d.log()
+    rounds = [(int(m.group(1)), int(m.group(2)), int(m.group(3)),
+               int(m.group(4))) for m in re.finditer(
+                   r"checkpoint round: (\d+) partitions, (\d+) to the "
+                   r"changelog, (\d+) failed, in (\d+) ms", log)]
+    full = [x for x in rounds if x[1] == parts]
+    assert full, rounds
+    for parts, written, failed, ms in rounds:
+        assert failed == 0, rounds
+        # a drain and the changelog's acknowledgement, a few round trips
+        # (the mock answers a connection's requests in turn); waiting for
+        # each partition's records in turn takes at least parts x rtt
+        assert ms < parts * rtt, (rounds, "a round waited per partition")
+    cl.log("checkpoint rounds of %d partitions at rtt %d ms: %s ms" %
+           (parts, rtt, sorted(x[3] for x in full)))
+    b.cmd("rtt -1 0")
+    cl.check_complete(b.bootstrap, "cr", "churn.events", wd)
+
+
 def test():
+    parts = {"churn.events": CHECKPOINT_PARTS}
+    with cl.Broker(brokers=1, topics=dict(TOPICS, **parts)) as b:
+        checkpoint_round(b, cl.workdir("durable-checkpoint-round"))
     with cl.Broker(brokers=1, topics=TOPICS) as b:
         backpressure(b, cl.workdir("durable-backpressure"))
     with cl.Broker(brokers=1, topics=TOPICS) as b:
