@@ -302,6 +302,7 @@ struct churn__run {
     int64_t last_activity_ms; /* monotonic */
     int64_t first_msg_ms, last_msg_ms; /* for the throughput log line */
     int64_t last_store_ms;
+    int64_t last_serve_ms; /* producer polled, back-pressure judged */
     int64_t last_commit_ms;
     /* durable state (kafka_state.c) */
     rd_kafka_topic_t *state_rkt;    /* the changelog; NULL: none */
