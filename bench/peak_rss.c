@@ -5,8 +5,9 @@
  * old address space's mark across exec), so measuring from a big parent
  * such as Python inflates small programs; this launcher is tiny.
  *
- *   peak_rss CMD [ARGS...]   -> runs CMD, then prints
- *                               "peak_rss_kb=N" as the last line on stderr;
+ *   peak_rss CMD [ARGS...]   -> runs CMD, then prints "cpu_s=S" (user +
+ *                               system time of CMD and its threads) and
+ *                               "peak_rss_kb=N" as the last lines on stderr;
  *                               exits with CMD's status
  */
 #include <stdio.h>
@@ -39,7 +40,10 @@ int main(int argc, char **argv)
         perror("waitpid");
         return 1;
     }
-    fprintf(stderr, "peak_rss_kb=%ld\n", ru.ru_maxrss);
+    fprintf(stderr, "cpu_s=%.3f\npeak_rss_kb=%ld\n",
+            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+            ru.ru_maxrss);
     if (WIFEXITED(status)) {
         return WEXITSTATUS(status);
     }
