@@ -288,6 +288,13 @@ static bool write_changelog(struct churn__run *r,
     struct cp_ctx c = { r, p->partition, { 0 } };
     struct churn_error err = { 0 };
 
+    if (p->partition < 0 || (size_t)p->partition >= r->cl_part_cnt) {
+        /* the input gained partitions the changelog does not have */
+        churn_log(CHURN_LOG_ERROR,
+                  "partition %d: the changelog has only %zu partitions",
+                  (int)p->partition, r->cl_part_cnt);
+        return false;
+    }
     r->cl_acks[p->partition].failed = false;
     r->cl_acks[p->partition].last_offset = -1;
     b_uint(&c.payload, r->cfg->input_topic_cnt, 4);
@@ -335,9 +342,10 @@ static bool changelog_done(struct churn__run *r,
                            uint64_t seq,
                            bool produced)
 {
-    const struct churn__cl_acks *a = &r->cl_acks[p->partition];
+    const struct churn__cl_acks *a =
+        produced ? &r->cl_acks[p->partition] : NULL;
 
-    if (!produced || a->failed || a->inflight > 0) {
+    if (a == NULL || a->failed || a->inflight > 0) {
         churn_engine_changed_all(p->eng);
         churn_log(CHURN_LOG_WARN,
                   "partition %d: changelog checkpoint %llu not acknowledged; "
@@ -471,7 +479,7 @@ static size_t checkpoint_round(struct churn__run *r,
     }
     /* 3. one wait for every partition's records */
     if (any_changelog) {
-        wait_changelog(r, deadline);
+        wait_changelog(r, churn__now_ms() + r->cfg->output_flush_timeout_ms);
     }
     for (size_t k = 0; k < n; k++) {
         struct churn__part *p = ps[k];
