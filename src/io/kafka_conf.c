@@ -23,6 +23,14 @@ static const struct prop consumer_defaults[] = {
     { "auto.offset.reset", "earliest" },
     { "enable.auto.commit", "true" },
     { "statistics.interval.ms", "15000" },
+    /* librdkafka 2.0 stops fetching once this many messages wait in the
+     * consumer queue and then backs off for a fixed second (2.1 made it
+     * fetch.queue.backoff.ms). At its 100000 that queue held less than a
+     * second of churnd's work, so every second churnd sat idle for about
+     * 0.3 s waiting for the next fetch (bench/run kafka stage). 250000
+     * outlasts the second at replay speed; memory stays bounded by
+     * queued.max.messages.kbytes (64 MB of payload). */
+    { "queued.min.messages", "250000" },
 };
 
 static const struct prop producer_defaults[] = {
