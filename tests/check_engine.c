@@ -412,6 +412,62 @@ END_TEST
  * days 3, 10, ...) once their first day leaves, the account's partial first
  * week skipped, and a long silence folds zero weeks, down to exactly zero
  * past 64 of them. */
+/* The plan cohort's line: ln(per seat) on ln(seats), a ridge slope
+ * clamped to [-0.5, 0], read back at any size. */
+static const struct {
+    const char *name;
+    double power; /* per seat = 10 x seats^power */
+    bool spread;  /* seats 1..54 (e^0..e^4), else all 10 */
+    double slope; /* expected, NAN: the ridge formula */
+} cohort_cases[] = {
+    { "one size: per seat, slope 0", -0.3, false, 0 },
+    { "a power law: the ridge slope", -0.3, true, NAN },
+    { "steeper than -0.5 clamps", -0.9, true, -0.5 },
+    { "more per seat when larger clamps at 0", 0.4, true, 0 },
+};
+
+START_TEST(test_cohort_line)
+{
+    struct churn__cohort a = { 0 }, b = { 0 };
+    double sxx = 0, mean = 0, slope, per;
+    int n = 41;
+
+    for (int i = 0; i < n; i++) {
+        double seats =
+            cohort_cases[_i].spread ? round(exp(4.0 * i / (n - 1))) : 10;
+        double seats_r = cohort_cases[_i].spread
+                             ? round(exp(4.0 * (n - 1 - i) / (n - 1)))
+                             : 10;
+        churn__cohort_add(&a, seats, seats * 10 * pow(seats, cohort_cases[_i].power));
+        churn__cohort_add(&b, seats_r,
+                          seats_r * 10 * pow(seats_r, cohort_cases[_i].power));
+        mean += log(seats) / n;
+    }
+    /* the sums do not depend on the order the accounts came in */
+    ck_assert_int_eq(a.sum_log_per_seat, b.sum_log_per_seat);
+    ck_assert_int_eq(a.sum_ls_lp, b.sum_ls_lp);
+    ck_assert_uint_eq(a.cnt, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        double seats =
+            cohort_cases[_i].spread ? round(exp(4.0 * i / (n - 1))) : 10;
+        sxx += (log(seats) - mean) * (log(seats) - mean);
+    }
+    per = churn__cohort_per_seat(&a, 10, &slope);
+    if (isnan(cohort_cases[_i].slope)) {
+        ck_assert_double_eq_tol(slope, -0.3 * sxx / (sxx + 0.5 * n), 1e-4);
+        ck_assert(slope < -0.2 && slope > -0.3);
+    } else {
+        ck_assert_double_eq_tol(slope, cohort_cases[_i].slope, 1e-6);
+    }
+    if (!cohort_cases[_i].spread) {
+        ck_assert_double_eq_tol(per, 10 * pow(10, -0.3), 1e-4);
+    }
+    /* twice the seats, 2^slope per seat */
+    ck_assert_double_eq_tol(churn__cohort_per_seat(&a, 20, NULL) / per,
+                            pow(2, slope), 1e-9);
+}
+END_TEST
+
 START_TEST(test_ring_fold)
 {
     struct et t;
@@ -877,6 +933,8 @@ static Suite *churn_engine_suite(void)
     tcase_add_test(tc, test_future_pre_decoded);
     tcase_add_test(tc, test_ring_rollover_long_gap);
     tcase_add_test(tc, test_ring_fold);
+    tcase_add_loop_test(tc, test_cohort_line, 0,
+                        sizeof(cohort_cases) / sizeof(cohort_cases[0]));
     tcase_add_test(tc, test_evict_at_max_accounts);
     tcase_add_test(tc, test_evict_idle_on_watermark);
     tcase_add_test(tc, test_duplicate_ids);

@@ -488,6 +488,7 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "days_observed", f ? f->plan_days : 0);
         churn__jw_num(w, "events_observed", f ? f->plan_events : 0, 0);
         churn__jw_num(w, "expected_events", f ? f->plan_expected : 0, 2);
+        churn__jw_num(w, "seat_elasticity", f ? 1 + f->plan_slope : 1, 3);
         churn__jw_num(w, "max_activity", c->trial_max_activity, 3);
         snprintf(sum, sum_len,
                  "trial ends %s: engagement %.1f, activity "

@@ -179,6 +179,44 @@ static uint16_t key_regular(const struct churn_engine *eng,
     return out;
 }
 
+void churn__cohort_add(struct churn__cohort *c, double seats, double daily)
+{
+    double ls = log(seats), lp = log(daily / seats);
+
+    c->sum_log_per_seat += llround(lp * CHURN__COHORT_SCALE);
+    c->sum_ls += llround(ls * CHURN__COHORT_SCALE);
+    c->sum_ls2 += llround(ls * ls * CHURN__COHORT_SCALE);
+    c->sum_ls_lp += llround(ls * lp * CHURN__COHORT_SCALE);
+    c->cnt++;
+}
+
+/*
+ * ln(per seat) = mean + slope (ln seats - mean ln seats), the slope a ridge
+ * regression over the cohort (lambda 0.5 per account pulls it to 0, "per
+ * seat", when the plan's accounts differ little in size) clamped to
+ * [-0.5, 0]: a larger account uses at most as much per seat, and at least
+ * as much in all as the square root of its size says.
+ */
+double churn__cohort_per_seat(const struct churn__cohort *c,
+                              double seats,
+                              double *slope)
+{
+    double n = c->cnt, b = 0;
+    double mp = (double)c->sum_log_per_seat / CHURN__COHORT_SCALE / n;
+    double ms = (double)c->sum_ls / CHURN__COHORT_SCALE / n;
+    double sxx = (double)c->sum_ls2 / CHURN__COHORT_SCALE - n * ms * ms;
+    double sxy = (double)c->sum_ls_lp / CHURN__COHORT_SCALE - n * ms * mp;
+
+    if (sxx > 0) {
+        b = sxy / (sxx + 0.5 * n);
+        b = b < -0.5 ? -0.5 : (b > 0 ? 0 : b);
+    }
+    if (slope != NULL) {
+        *slope = b;
+    }
+    return exp(mp + b * (log(seats) - ms));
+}
+
 /*
  * A young account's (or a trial's) activity against its plan's cohort: the
  * events of every completed day since its first event, up to the whole
@@ -209,9 +247,8 @@ static void plan_activity(const struct churn_engine *eng,
         f->plan_days++;
     }
     if (f->plan_days > 0) {
-        f->plan_expected =
-            exp((double)c->sum_log_per_seat / CHURN__COHORT_SCALE / c->cnt) *
-            seats * f->plan_days;
+        f->plan_expected = churn__cohort_per_seat(c, seats, &f->plan_slope) *
+                           seats * f->plan_days;
         f->plan_ratio = f->plan_events / f->plan_expected;
     }
 }
@@ -468,9 +505,7 @@ void churn__figures_compute(struct churn_engine *eng,
         f->dispersion = 1;
         if (c->cnt >= 5) {
             double seats = acc->seats > 0 ? acc->seats : 1;
-            double per_day = exp((double)c->sum_log_per_seat /
-                                 CHURN__COHORT_SCALE / c->cnt) *
-                             seats;
+            double per_day = churn__cohort_per_seat(c, seats, NULL) * seats;
             f->expected = per_day * (double)observed;
             f->ratio = f->recent_events / f->expected;
             f->activity = clamp01(f->ratio);

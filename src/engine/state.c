@@ -545,6 +545,9 @@ static void put_cohorts(struct churn__ww *w, const struct churn__cohort *c)
         if (c[i].cnt != 0 || c[i].sum_log_per_seat != 0) {
             churn__ww_u16(w, i);
             churn__ww_u64(w, c[i].sum_log_per_seat);
+            churn__ww_u64(w, c[i].sum_ls);
+            churn__ww_u64(w, c[i].sum_ls2);
+            churn__ww_u64(w, c[i].sum_ls_lp);
             churn__ww_u32(w, c[i].cnt);
         }
     }
@@ -563,9 +566,20 @@ static void get_cohorts(struct churn__wr *r, struct churn__cohort *c)
             break;
         }
         c[id].sum_log_per_seat = churn__wr_i64(r);
+        c[id].sum_ls = churn__wr_i64(r);
+        c[id].sum_ls2 = churn__wr_i64(r);
+        c[id].sum_ls_lp = churn__wr_i64(r);
         c[id].cnt = churn__wr_u32(r);
+        /* sums the engine can add to without overflow; seats are at least
+         * 1, so the sums of ln(seats) and its square are not negative */
         churn__wr_check(r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
                                c[id].sum_log_per_seat <= INT64_MAX / 4 &&
+                               c[id].sum_ls >= 0 &&
+                               c[id].sum_ls <= INT64_MAX / 4 &&
+                               c[id].sum_ls2 >= 0 &&
+                               c[id].sum_ls2 <= INT64_MAX / 4 &&
+                               c[id].sum_ls_lp >= -(INT64_MAX / 4) &&
+                               c[id].sum_ls_lp <= INT64_MAX / 4 &&
                                c[id].cnt <= UINT32_MAX / 4);
     }
 }
