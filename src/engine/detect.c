@@ -60,8 +60,8 @@ static bool detractor_within(const struct churn_config *c,
     bool ticket =
         acc->sentiment_milli <= (int)lround(c->detractor_sentiment_max * 1000);
 
-    return acc->feedback_ms != INT64_MIN && at_ms - acc->feedback_ms <= within_ms &&
-           (nps || ticket);
+    return acc->feedback_ms != INT64_MIN &&
+           at_ms - acc->feedback_ms <= within_ms && (nps || ticket);
 }
 
 /* A key feature used regularly before is unused for the abandonment span. */
@@ -99,9 +99,9 @@ static struct drop_eval drop_window(const struct churn_engine *eng,
     const struct churn__drop *d = &f->drop[i];
     struct drop_eval e = { i, false, false, 0, false };
 
-    e.feedback = c->drop_feedback_weight > 0 &&
-                 detractor_within(c, acc, at_ms,
-                                  (int64_t)d->n * c->window_bucket_ms);
+    e.feedback =
+        c->drop_feedback_weight > 0 &&
+        detractor_within(c, acc, at_ms, (int64_t)d->n * c->window_bucket_ms);
     e.feature = c->drop_feature_weight > 0 && key_gone(c, f);
     e.score = d->z + (e.feedback ? c->drop_feedback_weight : 0) +
               (e.feature ? c->drop_feature_weight : 0);
@@ -126,7 +126,8 @@ static struct drop_eval drop_eval(const struct churn_engine *eng,
             continue;
         }
         e = drop_window(eng, acc, f, at_ms, i);
-        if (best.win < 0 || (e.fires && (!best.fires || e.score > best.score))) {
+        if (best.win < 0 ||
+            (e.fires && (!best.fires || e.score > best.score))) {
             best = e;
         }
     }
@@ -152,9 +153,8 @@ static bool detractor_pending(const struct churn_config *c,
  * Without a reference there is no history to weigh the fact against. z 0:
  * any window at most max_activity. Returns the window, or -1.
  */
-static int usage_weak(const struct churn__figures *f,
-                      double max_activity,
-                      double z)
+static int
+usage_weak(const struct churn__figures *f, double max_activity, double z)
 {
     for (int i = 0; i < 2; i++) {
         const struct churn__drop *d = &f->drop[i];
@@ -618,7 +618,8 @@ static void write_alert(struct churn_engine *eng,
     churn__jw_cstr(w, "status", firing ? "firing" : "resolved");
     churn__jw_cstr(w, "severity",
                    churn_severity_name(eng->cfg.rules[rule].severity));
-    churn__jw_str(w, "account_id", (struct churn_str){ churn__acc_id(acc), acc->id_len });
+    churn__jw_str(w, "account_id",
+                  (struct churn_str){ churn__acc_id(acc), acc->id_len });
     churn__jw_time(w, "since", since_ms);
     churn__jw_time(w, "event_time", at_ms);
     write_context(eng, acc);
@@ -722,8 +723,8 @@ void churn__detect_boundary(struct churn_engine *eng,
     {
         struct drop_eval e = drop_eval(eng, acc, f, at_ms);
         fire = e.fires;
-        clear = f->drop[0].ok ? f->drop[0].ratio >= c->drop_resolve_ratio
-                              : paused;
+        clear =
+            f->drop[0].ok ? f->drop[0].ratio >= c->drop_resolve_ratio : paused;
     }
     rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear,
               usage_silent || after_pause, at_ms, f, "cleared");
@@ -845,7 +846,8 @@ void churn__signal_maybe(struct churn_engine *eng,
     }
     churn__jw_reset(w);
     churn__jw_open(w, NULL);
-    churn__jw_str(w, "account_id", (struct churn_str){ churn__acc_id(acc), acc->id_len });
+    churn__jw_str(w, "account_id",
+                  (struct churn_str){ churn__acc_id(acc), acc->id_len });
     churn__jw_time(w, "event_time", at_ms);
     churn__jw_num(w, "health", f->health, 1);
     churn__jw_cstr(w, "band", churn__band_name(f->band));

@@ -49,16 +49,16 @@ struct churn__heap {
  * below the expected.
  */
 struct churn__drop {
-    bool ok;              /* enough reference and no pause in the window */
-    uint32_t n;           /* window buckets */
-    double events;        /* R */
-    uint32_t ref_days;    /* observed buckets in the reference */
-    uint32_t ref_weeks;   /* ... of which folded weeks */
-    double ref_daily;     /* reference daily mean */
-    double expected;      /* E */
-    double ratio;         /* R / E */
-    double dispersion;    /* phi, floored */
-    double z;             /* the deficit in standard deviations */
+    bool ok;            /* enough reference and no pause in the window */
+    uint32_t n;         /* window buckets */
+    double events;      /* R */
+    uint32_t ref_days;  /* observed buckets in the reference */
+    uint32_t ref_weeks; /* ... of which folded weeks */
+    double ref_daily;   /* reference daily mean */
+    double expected;    /* E */
+    double ratio;       /* R / E */
+    double dispersion;  /* phi, floored */
+    double z;           /* the deficit in standard deviations */
 };
 
 /* The figures behind an account's scores at one boundary. */
@@ -145,8 +145,8 @@ struct churn_engine {
     uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
     struct churn__cohort *cohort;      /* per plan intern id, in use */
     struct churn__cohort *cohort_next; /* gathered for the next boundary */
-    struct churn__metrics *metrics; /* metrics.c */
-    churn_output_fn sink; /* may be NULL */
+    struct churn__metrics *metrics;    /* metrics.c */
+    churn_output_fn sink;              /* may be NULL */
     void *sink_ctx;
     /* state.c: the changelog's bookkeeping while tracking is on */
     bool track_changes;

@@ -36,11 +36,8 @@ const char *churn__band_name(uint8_t band)
 /* Variance-to-mean ratio of daily counts around their weekday means
  * (quasi-Poisson phi, not floored), with its degrees of freedom in *df (0
  * when it cannot be estimated). */
-static double weekday_phi(const double *x,
-                          uint32_t n,
-                          uint32_t period,
-                          double mean,
-                          uint32_t *df)
+static double weekday_phi(
+    const double *x, uint32_t n, uint32_t period, double mean, uint32_t *df)
 {
     double gsum[32] = { 0 }, gcnt[32] = { 0 }, ss = 0;
     uint32_t groups = 0;
@@ -101,23 +98,28 @@ static void drop_test(const struct churn_engine *eng,
     int32_t win = boundary - (int32_t)d->n;
     int32_t from = churn__ring_ref_start(acc, eng->ring_len, eng->week_n);
     double x[64], ring_sum = 0, fold_sum;
-    uint32_t rn = 0, df_ring, df_fold = 0;
+    uint32_t rn = 0, quiet, df_ring, df_fold = 0;
     double phi_ring, phi_fold = 0, pooled;
 
     if (acc->resumed_bucket != INT32_MIN && acc->resumed_bucket >= win) {
         return;
     }
+    /* Past the head the days are silent: a stale ring (a long-quiet
+     * account) has more reference days than x holds, all zero beyond it. */
     for (int32_t b = from; b < win && rn < 64; b++) {
         int32_t s = churn__ring_slot(acc, eng->ring_len, b);
         x[rn] = s < 0 ? 0 : v->events[s];
         ring_sum += x[rn++];
     }
+    quiet = from < win && (uint32_t)(win - from) > rn
+                ? (uint32_t)(win - from) - rn
+                : 0;
     for (int32_t b = win; b < boundary; b++) {
         int32_t s = churn__ring_slot(acc, eng->ring_len, b);
         d->events += s < 0 ? 0 : v->events[s];
     }
     d->ref_weeks = acc->fold_weeks;
-    d->ref_days = rn + d->ref_weeks * eng->week_n;
+    d->ref_days = rn + quiet + d->ref_weeks * eng->week_n;
     if (d->ref_days == 0 || (int64_t)d->ref_days * cfg->window_bucket_ms <
                                 cfg->drop_min_reference_ms) {
         return;
@@ -136,10 +138,9 @@ static void drop_test(const struct churn_engine *eng,
         phi_fold = (var < 0 ? 0 : var) * d->ref_weeks / (d->ref_weeks - 1) / m;
         df_fold = d->ref_weeks - 1u;
     }
-    pooled = df_ring + df_fold > 0
-                 ? (phi_ring * df_ring + phi_fold * df_fold) /
-                       (df_ring + df_fold)
-                 : 0;
+    pooled = df_ring + df_fold > 0 ? (phi_ring * df_ring + phi_fold * df_fold) /
+                                         (df_ring + df_fold)
+                                   : 0;
     d->dispersion =
         pooled < cfg->drop_min_dispersion ? cfg->drop_min_dispersion : pooled;
     d->z = (d->expected - d->events) /
@@ -461,8 +462,7 @@ void churn__figures_compute(struct churn_engine *eng,
 
     /* engagement_drop's windows against the long reference */
     f->drop[0].n = (uint32_t)(cfg->drop_window_ms / cfg->window_bucket_ms);
-    f->drop[1].n =
-        (uint32_t)(cfg->drop_long_window_ms / cfg->window_bucket_ms);
+    f->drop[1].n = (uint32_t)(cfg->drop_long_window_ms / cfg->window_bucket_ms);
     for (int i = 0; i < 2; i++) {
         if (f->drop[i].n > 0) {
             drop_test(eng, acc, &v, boundary, period, &f->drop[i]);

@@ -572,15 +572,14 @@ static void get_cohorts(struct churn__wr *r, struct churn__cohort *c)
         c[id].cnt = churn__wr_u32(r);
         /* sums the engine can add to without overflow; seats are at least
          * 1, so the sums of ln(seats) and its square are not negative */
-        churn__wr_check(r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
-                               c[id].sum_log_per_seat <= INT64_MAX / 4 &&
-                               c[id].sum_ls >= 0 &&
-                               c[id].sum_ls <= INT64_MAX / 4 &&
-                               c[id].sum_ls2 >= 0 &&
-                               c[id].sum_ls2 <= INT64_MAX / 4 &&
-                               c[id].sum_ls_lp >= -(INT64_MAX / 4) &&
-                               c[id].sum_ls_lp <= INT64_MAX / 4 &&
-                               c[id].cnt <= UINT32_MAX / 4);
+        churn__wr_check(
+            r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
+                   c[id].sum_log_per_seat <= INT64_MAX / 4 &&
+                   c[id].sum_ls >= 0 && c[id].sum_ls <= INT64_MAX / 4 &&
+                   c[id].sum_ls2 >= 0 && c[id].sum_ls2 <= INT64_MAX / 4 &&
+                   c[id].sum_ls_lp >= -(INT64_MAX / 4) &&
+                   c[id].sum_ls_lp <= INT64_MAX / 4 &&
+                   c[id].cnt <= UINT32_MAX / 4);
     }
 }
 
@@ -778,8 +777,8 @@ static void export_account(void *ctx, struct churn__account *acc)
         x->rc = churn_error_set(x->err, CHURN_ENOMEM, "out of memory");
         return;
     }
-    x->rc = x->fn(x->ctx, (struct churn_str){ churn__acc_id(acc), acc->id_len }, x->w.p,
-                  x->w.len, x->err);
+    x->rc = x->fn(x->ctx, (struct churn_str){ churn__acc_id(acc), acc->id_len },
+                  x->w.p, x->w.len, x->err);
 }
 
 enum churn_err churn_engine_export(struct churn_engine *eng,
