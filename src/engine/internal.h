@@ -138,7 +138,7 @@ struct churn__account {
     char id_inline[CHURN__ID_INLINE];
     float fold_sq;
     uint8_t fold_weeks;   /* weeks in fold_mean, at most CHURN__FOLD_WEEKS */
-    unsigned char ring[]; /* see churn__ring_* */
+    _Alignas(8) unsigned char ring[]; /* see churn__ring_*: u32 columns */
 };
 
 /* The weight cap of the folded weeks: the reference forgets with a time

@@ -171,7 +171,10 @@ static uint16_t key_regular(const struct churn_engine *eng,
             continue;
         }
         for (size_t k = 0; k < cfg->key_feature_cnt; k++) {
-            days[k] = (uint8_t)(days[k] + ((v->features[s] >> k & 1u) != 0));
+            days[k] =
+                (uint8_t)(days[k] + (((unsigned)v->features[s] >> k & 1u) != 0
+                                         ? 1u
+                                         : 0u));
         }
     }
     for (size_t k = 0; k < cfg->key_feature_cnt; k++) {

@@ -32,6 +32,8 @@
 
 /* A change to struct churn__account must change its record: add the field
  * to account_fields[], bump CHURN_STATE_VERSION, then update this size. */
+_Static_assert(offsetof(struct churn__account, ring) % 8 == 0,
+               "the ring's u32 columns need an aligned start");
 _Static_assert(sizeof(struct churn__account) == 288,
                "struct churn__account changed: update account_fields[] and "
                "CHURN_STATE_VERSION");
