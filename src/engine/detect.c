@@ -165,12 +165,6 @@ usage_weak(const struct churn__figures *f, double max_activity, double z)
     return -1;
 }
 
-static int detractor_weak(const struct churn_config *c,
-                          const struct churn__figures *f)
-{
-    return usage_weak(f, c->detractor_max_activity, c->detractor_z);
-}
-
 void churn__detractor_judge(struct churn_engine *eng,
                             struct churn__account *acc,
                             int64_t at_ms,
@@ -187,7 +181,7 @@ void churn__detractor_judge(struct churn_engine *eng,
         churn__figures_compute(eng, acc, churn__bucket_of(eng, at_ms), &own);
         f = &own;
     }
-    if (detractor_weak(c, f) >= 0) {
+    if (usage_weak(f, c->detractor_max_activity, c->detractor_z) >= 0) {
         churn__alert_fire(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, at_ms, f);
     }
 }
@@ -338,6 +332,28 @@ static const char *const component_kinds[4] = { "passive", "involuntary",
 static void ym_str(int32_t ym, char buf[16])
 {
     snprintf(buf, 16, "%04d-%02d", (int)(ym / 12) % 10000, (int)(ym % 12) + 1);
+}
+
+/* The usage evidence a weak fact waited for (usage_weak): the window that
+ * qualified, else the first, and the bars; the window figures only with
+ * figures (f may be NULL when the fact itself fired). */
+static void write_usage_weak(struct churn__jw *w,
+                             const struct churn__figures *f,
+                             double max_activity,
+                             double z)
+{
+    if (f != NULL) {
+        int i = usage_weak(f, max_activity, z);
+        const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
+        churn__jw_bool(w, "insufficient_history", !d->ok);
+        churn__jw_int(w, "window_days", d->n);
+        churn__jw_num(w, "window_events", d->events, 0);
+        churn__jw_num(w, "expected", d->expected, 2);
+        churn__jw_num(w, "activity_ratio", d->ratio, 3);
+        churn__jw_num(w, "z", -d->z, 2);
+    }
+    churn__jw_num(w, "max_activity", max_activity, 3);
+    churn__jw_num(w, "threshold_z", -z, 2);
 }
 
 /* Writes "evidence":{...} and returns the summary in sum. */
@@ -515,17 +531,7 @@ static void write_evidence(struct churn_engine *eng,
         }
         churn__jw_arr_close(w);
         churn__jw_int(w, "unused_days", c->abandon_after_ms / bucket_days);
-        {
-            int i = usage_weak(f, c->abandon_max_activity, c->abandon_z);
-            const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
-            churn__jw_int(w, "window_days", d->n);
-            churn__jw_num(w, "window_events", d->events, 0);
-            churn__jw_num(w, "expected", d->expected, 2);
-            churn__jw_num(w, "activity_ratio", d->ratio, 3);
-            churn__jw_num(w, "z", -d->z, 2);
-            churn__jw_num(w, "max_activity", c->abandon_max_activity, 3);
-            churn__jw_num(w, "threshold_z", -c->abandon_z, 2);
-        }
+        write_usage_weak(w, f, c->abandon_max_activity, c->abandon_z);
         if (len < sum_len) {
             snprintf(sum + len, sum_len - len, " unused for %lld days",
                      (long long)(c->abandon_after_ms / bucket_days));
@@ -542,18 +548,7 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "nps_max", c->detractor_nps_max);
         churn__jw_num(w, "sentiment_max", c->detractor_sentiment_max, 3);
         churn__jw_time(w, "feedback_at", acc->feedback_ms);
-        if (f != NULL) {
-            int i = detractor_weak(c, f);
-            const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
-            churn__jw_bool(w, "insufficient_history", !d->ok);
-            churn__jw_int(w, "window_days", d->n);
-            churn__jw_num(w, "window_events", d->events, 0);
-            churn__jw_num(w, "expected", d->expected, 2);
-            churn__jw_num(w, "activity_ratio", d->ratio, 3);
-            churn__jw_num(w, "z", -d->z, 2);
-        }
-        churn__jw_num(w, "max_activity", c->detractor_max_activity, 3);
-        churn__jw_num(w, "threshold_z", -c->detractor_z, 2);
+        write_usage_weak(w, f, c->detractor_max_activity, c->detractor_z);
         if (acc->feedback_ms != INT64_MIN && acc->nps >= 0 &&
             acc->nps <= c->detractor_nps_max) {
             snprintf(sum, sum_len, "detractor feedback: NPS %d (at most %d)",
