@@ -365,6 +365,10 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
                     (uint32_t)((cfg->input_allowed_lateness_ms +
                                 cfg->window_bucket_ms - 1) /
                                cfg->window_bucket_ms);
+    eng->week_n = (uint32_t)(7 * CHURN__DAY_MS / cfg->window_bucket_ms);
+    if (eng->week_n == 0) {
+        eng->week_n = 1;
+    }
     eng->max_ts = INT64_MIN;
     eng->evaluated = INT32_MIN;
     eng->stats.watermark_ms = INT64_MIN;
@@ -598,7 +602,7 @@ static void apply_usage(struct churn_engine *eng,
         (int64_t)acc->head_bucket - b >= (int64_t)eng->ring_len) {
         return;
     }
-    s = churn__ring_touch(acc, eng->ring_len, b);
+    s = churn__ring_touch(acc, eng->ring_len, eng->week_n, b);
 
     v.events[s] = sat_add32(v.events[s], 1);
     if (ev->has & CHURN_F_USER_ID) {
@@ -682,11 +686,9 @@ static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
          * judged against them, never against other trials */
         if (!f.insufficient && f.base_daily_mean > 0 &&
             acc->status != CHURN__ST_TRIALING) {
-            double seats = acc->seats > 0 ? acc->seats : 1;
-            double per_seat = f.base_daily_mean / seats;
-            eng->cohort_next[acc->plan].sum_log_per_seat +=
-                llround(log(per_seat) * CHURN__COHORT_SCALE);
-            eng->cohort_next[acc->plan].cnt++;
+            churn__cohort_add(&eng->cohort_next[acc->plan],
+                              acc->seats > 0 ? acc->seats : 1,
+                              f.base_daily_mean);
         }
         churn__detect_boundary(eng, acc, &f, at_ms);
         churn__signal_maybe(eng, acc, &f, at_ms);

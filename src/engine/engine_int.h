@@ -39,6 +39,28 @@ struct churn__heap {
     size_t cnt, cap;
 };
 
+/*
+ * engagement_drop's count test of one window: the last n buckets against the
+ * account's reference, every observed bucket before them (those still in
+ * the ring plus the folded weeks, see window.c). The window's events are
+ * compared with the reference daily mean x n under quasi-Poisson counts,
+ * phi pooled from the weekday-adjusted ring days and the folded weekly
+ * counts: z = (E - R) / sqrt(phi E (1 + n / reference_days)), positive
+ * below the expected.
+ */
+struct churn__drop {
+    bool ok;            /* enough reference and no pause in the window */
+    uint32_t n;         /* window buckets */
+    double events;      /* R */
+    uint32_t ref_days;  /* observed buckets in the reference */
+    uint32_t ref_weeks; /* ... of which folded weeks */
+    double ref_daily;   /* reference daily mean */
+    double expected;    /* E */
+    double ratio;       /* R / E */
+    double dispersion;  /* phi, floored */
+    double z;           /* the deficit in standard deviations */
+};
+
 /* The figures behind an account's scores at one boundary. */
 struct churn__figures {
     int32_t boundary;  /* first incomplete bucket */
@@ -51,20 +73,17 @@ struct churn__figures {
     double ratio;           /* R / E */
     double dispersion;      /* phi */
     double z;               /* (R - E) / sqrt(phi E) */
-    /* trend over the whole window (recent + baseline): a weekday-adjusted
-     * least-squares slope of the daily counts and its score test */
-    uint32_t trend_n;        /* days in the fit; 0: too few */
-    double trend_start;      /* fitted daily level on the first day */
-    double trend_end;        /* ... on the last day, at least 0 */
-    double trend_ratio;      /* trend_end / trend_start */
-    double trend_dispersion; /* phi around the fit, floored */
-    double trend_z;          /* slope score / its standard deviation */
+    /* engagement_drop's count tests: [0] rule.engagement_drop.window,
+     * [1] its long_window (see struct churn__drop) */
+    struct churn__drop drop[2];
+    uint16_t key_regular; /* key feature bits used on >= 3 reference days */
     /* without a baseline or while trialing: activity since the first event
      * (at most the whole window) against the plan's cohort, per seat */
     uint32_t plan_days;   /* completed buckets since the first event */
     double plan_events;   /* events in them */
     double plan_expected; /* cohort daily mean per seat x seats x days */
     double plan_ratio;    /* plan_events / plan_expected; 0: no cohort */
+    double plan_slope;    /* the cohort's slope of ln(per seat) on ln(seats) */
     double users_recent, users_base_weekly;
     double features_recent, features_base_weekly;
     int32_t days_since_usage;
@@ -80,16 +99,29 @@ struct churn__figures {
     uint8_t band;
 };
 
-/* A plan's typical activity: the geometric mean of its established
- * (baseline, not trialing) accounts' baseline daily events per seat (account
- * activity is heavy- tailed; the arithmetic mean sits well above the typical
- * account). Gathered while the previous boundary scored its accounts, and
- * summed in fixed point (2^-20) so the result does not depend on account order.
+/* A plan's typical activity: a log-log line through its established
+ * (baseline, not trialing) accounts' baseline daily events per seat against
+ * their seats (activity is heavy-tailed, so logs; and larger accounts use
+ * less per seat, so a slope). Gathered while the previous boundary scored
+ * its accounts, summed in fixed point (2^-20) so the result does not depend
+ * on account order; churn__cohort_per_seat() reads it.
  */
 struct churn__cohort {
     int64_t sum_log_per_seat; /* sum of ln(baseline mean per seat) * 2^20 */
+    int64_t sum_ls;           /* sum of ln(seats) * 2^20 */
+    int64_t sum_ls2;          /* sum of ln(seats)^2 * 2^20 */
+    int64_t sum_ls_lp;        /* sum of ln(seats) ln(per seat) * 2^20 */
     uint32_t cnt;
 };
+
+/* Adds an established account (seats, baseline daily mean) to c. */
+void churn__cohort_add(struct churn__cohort *c, double seats, double daily);
+/* The cohort's typical daily events per seat for an account of `seats`,
+ * and the slope of ln(per seat) on ln(seats) behind it (0: per seat, the
+ * same at every size) in *slope when not NULL. */
+double churn__cohort_per_seat(const struct churn__cohort *c,
+                              double seats,
+                              double *slope);
 
 #define CHURN__COHORT_SCALE 1048576.0
 
@@ -106,14 +138,15 @@ struct churn_engine {
     struct churn__jw jw;
     struct churn_engine_stats stats;
     uint32_t ring_len;
+    uint32_t week_n; /* buckets in 7 days, at least 1 */
     int64_t max_ts;
     int32_t evaluated; /* last boundary evaluated; INT32_MIN: none */
     uint64_t seq;
     uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
     struct churn__cohort *cohort;      /* per plan intern id, in use */
     struct churn__cohort *cohort_next; /* gathered for the next boundary */
-    struct churn__metrics *metrics; /* metrics.c */
-    churn_output_fn sink; /* may be NULL */
+    struct churn__metrics *metrics;    /* metrics.c */
+    churn_output_fn sink;              /* may be NULL */
     void *sink_ctx;
     /* state.c: the changelog's bookkeeping while tracking is on */
     bool track_changes;

@@ -32,6 +32,8 @@
 
 /* A change to struct churn__account must change its record: add the field
  * to account_fields[], bump CHURN_STATE_VERSION, then update this size. */
+_Static_assert(offsetof(struct churn__account, ring) % 8 == 0,
+               "the ring's u32 columns need an aligned start");
 _Static_assert(sizeof(struct churn__account) == 288,
                "struct churn__account changed: update account_fields[] and "
                "CHURN_STATE_VERSION");
@@ -120,7 +122,8 @@ static const struct field account_fields[] = {
     FI(last_ms),        FI(geo_ms),          FI(mrr),
     FI(prev_mrr),       FI(trial_end_ms),    FI(cancel_at_ms),
     FI(downgrade_ms),   FI(feedback_ms),     FI(chargeback_ms),
-    FI(fail_ms),        FA(rule_time),
+    FI(fail_ms),        FA(rule_time),       FF(fold_mean),
+    FF(fold_sq),        FI(fold_weeks),
 };
 
 #define FIELD_CNT (sizeof(account_fields) / sizeof(account_fields[0]))
@@ -327,6 +330,15 @@ static bool score_ok(float v)
     return v >= 0.0f && v <= 100.0f; /* false for NaN */
 }
 
+/* A weekly event count, or its square, as the fold keeps them: finite and
+ * not negative (false for NaN). */
+static bool fold_ok(const struct churn__account *a)
+{
+    return a->fold_mean >= 0.0f && a->fold_mean <= 3.0e38f &&
+           a->fold_sq >= 0.0f && a->fold_sq <= 3.0e38f &&
+           a->fold_weeks <= CHURN__FOLD_WEEKS;
+}
+
 static bool times_ok(const struct churn__account *a)
 {
     const int64_t t[] = { a->first_ms,     a->last_ms,       a->geo_ms,
@@ -358,7 +370,7 @@ static bool account_valid(const struct churn_engine *eng,
            a->prev_seats <= MAX_SEATS && a->card_exp_ym >= -1 &&
            a->card_exp_ym <= 10000 * 12 && score_ok(a->health) &&
            score_ok(a->signaled_health) && score_ok(a->engagement) &&
-           bucket_ok(eng, a->head_bucket, INT32_MIN) &&
+           fold_ok(a) && bucket_ok(eng, a->head_bucket, INT32_MIN) &&
            bucket_ok(eng, a->first_bucket, INT32_MAX) &&
            bucket_ok(eng, a->resumed_bucket, INT32_MIN) &&
            a->status <= CHURN__ST_EXPIRED && a->band <= CHURN__BAND_NONE &&
@@ -535,6 +547,9 @@ static void put_cohorts(struct churn__ww *w, const struct churn__cohort *c)
         if (c[i].cnt != 0 || c[i].sum_log_per_seat != 0) {
             churn__ww_u16(w, i);
             churn__ww_u64(w, c[i].sum_log_per_seat);
+            churn__ww_u64(w, c[i].sum_ls);
+            churn__ww_u64(w, c[i].sum_ls2);
+            churn__ww_u64(w, c[i].sum_ls_lp);
             churn__ww_u32(w, c[i].cnt);
         }
     }
@@ -553,10 +568,20 @@ static void get_cohorts(struct churn__wr *r, struct churn__cohort *c)
             break;
         }
         c[id].sum_log_per_seat = churn__wr_i64(r);
+        c[id].sum_ls = churn__wr_i64(r);
+        c[id].sum_ls2 = churn__wr_i64(r);
+        c[id].sum_ls_lp = churn__wr_i64(r);
         c[id].cnt = churn__wr_u32(r);
-        churn__wr_check(r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
-                               c[id].sum_log_per_seat <= INT64_MAX / 4 &&
-                               c[id].cnt <= UINT32_MAX / 4);
+        /* sums the engine can add to without overflow; seats are at least
+         * 1, so the sums of ln(seats) and its square are not negative */
+        churn__wr_check(
+            r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
+                   c[id].sum_log_per_seat <= INT64_MAX / 4 &&
+                   c[id].sum_ls >= 0 && c[id].sum_ls <= INT64_MAX / 4 &&
+                   c[id].sum_ls2 >= 0 && c[id].sum_ls2 <= INT64_MAX / 4 &&
+                   c[id].sum_ls_lp >= -(INT64_MAX / 4) &&
+                   c[id].sum_ls_lp <= INT64_MAX / 4 &&
+                   c[id].cnt <= UINT32_MAX / 4);
     }
 }
 
@@ -725,7 +750,7 @@ void churn__state_removed(struct churn_engine *eng,
     if (!eng->track_changes) {
         return;
     }
-    removed_add(eng, (struct churn_str){ acc->id, acc->id_len });
+    removed_add(eng, (struct churn_str){ churn__acc_id(acc), acc->id_len });
 }
 
 struct export_ctx {
@@ -754,8 +779,8 @@ static void export_account(void *ctx, struct churn__account *acc)
         x->rc = churn_error_set(x->err, CHURN_ENOMEM, "out of memory");
         return;
     }
-    x->rc = x->fn(x->ctx, (struct churn_str){ acc->id, acc->id_len }, x->w.p,
-                  x->w.len, x->err);
+    x->rc = x->fn(x->ctx, (struct churn_str){ churn__acc_id(acc), acc->id_len },
+                  x->w.p, x->w.len, x->err);
 }
 
 enum churn_err churn_engine_export(struct churn_engine *eng,
