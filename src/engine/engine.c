@@ -415,6 +415,7 @@ void churn_engine_free(struct churn_engine *eng)
     free(eng->cohort);
     free(eng->cohort_next);
     churn__metrics_free(eng->metrics);
+    free(eng->verify_copy);
     free(eng);
 }
 
@@ -657,40 +658,109 @@ static bool is_closed(const struct churn__account *acc)
            acc->status == CHURN__ST_EXPIRED;
 }
 
+/* Judges one account at a boundary: figures, its share of the cohorts,
+ * rules and signal; returns the boundary it is next due at. */
+static int32_t evaluate_account(struct churn_engine *eng,
+                                struct churn__account *acc,
+                                int32_t boundary,
+                                int64_t at_ms,
+                                bool *gathered)
+{
+    struct churn__figures f;
+
+    *gathered = false;
+    if (acc->first_ms >= at_ms) {
+        return boundary + 1;
+    }
+    if (is_closed(acc)) {
+        /* only a fact (an upsert, which marks it due) reopens it */
+        return INT32_MAX;
+    }
+    acc->changed = 1;
+    churn__figures_compute(eng, acc, boundary, &f);
+    /* the norm is set by established paying accounts: a trial is
+     * judged against them, never against other trials */
+    if (!f.insufficient && f.base_daily_mean > 0 &&
+        acc->status != CHURN__ST_TRIALING) {
+        double seats = acc->seats > 0 ? acc->seats : 1;
+        double per_seat = f.base_daily_mean / seats;
+        eng->cohort_next[acc->plan].sum_log_per_seat +=
+            llround(log(per_seat) * CHURN__COHORT_SCALE);
+        eng->cohort_next[acc->plan].cnt++;
+        *gathered = true;
+    }
+    churn__detect_boundary(eng, acc, &f, at_ms);
+    churn__signal_maybe(eng, acc, &f, at_ms);
+    return churn__account_next_due(eng, acc, &f, boundary);
+}
+
+/* VERIFY: evaluates an account the due walk would have skipped and counts
+ * it in due_misses when that changed anything. */
+static void verify_skip(struct churn_engine *eng,
+                        struct churn__account *acc,
+                        int32_t boundary,
+                        int64_t at_ms)
+{
+    size_t bytes = churn__table_account_bytes(eng->accounts);
+    size_t outs = eng->out.cnt;
+    bool gathered;
+
+    if (eng->verify_copy == NULL) {
+        eng->verify_copy = malloc(bytes);
+        if (eng->verify_copy == NULL) {
+            eng->out.oom = true;
+            return;
+        }
+    }
+    memcpy(eng->verify_copy, acc, bytes);
+    (void)evaluate_account(eng, acc, boundary, at_ms, &gathered);
+    /* evaluation marks it for the changelog; that alone is no change */
+    ((struct churn__account *)(void *)eng->verify_copy)->changed = acc->changed;
+    if (gathered || eng->out.cnt != outs ||
+        memcmp(eng->verify_copy, acc, bytes) != 0) {
+        eng->due_misses++;
+    }
+}
+
 static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
 {
     int64_t at_ms = churn__bucket_start(eng, boundary);
-    struct churn__figures f;
+    bool all = eng->eval_mode != CHURN__EVAL_DUE;
+    struct churn__due_walk w;
     struct churn__account *acc;
-    size_t pos = 0;
+    size_t walked = 0;
+    bool gathered;
 
     /* The cohorts gathered at the previous boundary score this one's new
-     * accounts; this pass gathers the next ones. */
+     * accounts; this pass gathers the next ones. Settled accounts have no
+     * baseline, so skipping them leaves the cohorts as they would be. */
     struct churn__cohort *t = eng->cohort;
     eng->cohort = eng->cohort_next;
     eng->cohort_next = t;
     memset(eng->cohort_next, 0, CHURN__INTERN_MAX * sizeof(*t));
     /* The table walks its accounts in (hash, id) order, the order of the
-     * outputs of one boundary. */
-    while ((acc = churn__table_next(eng->accounts, &pos)) != NULL) {
-        if (acc->first_ms >= at_ms || is_closed(acc)) {
-            continue;
+     * outputs of one boundary; only those due, unless a test asks for all. */
+    churn__table_due_begin(eng->accounts, &w, all ? INT32_MAX : boundary);
+    while ((acc = churn__table_due_next(eng->accounts, &w)) != NULL) {
+        walked++;
+        if (churn__table_due_get(eng->accounts, &w) > boundary) {
+            eng->due_skipped++;
+            if (eng->eval_mode == CHURN__EVAL_VERIFY) {
+                verify_skip(eng, acc, boundary, at_ms);
+                sink_maybe(eng);
+            }
+            if (eng->eval_mode != CHURN__EVAL_FULL) {
+                continue;
+            }
         }
-        acc->changed = 1;
-        churn__figures_compute(eng, acc, boundary, &f);
-        /* the norm is set by established paying accounts: a trial is
-         * judged against them, never against other trials */
-        if (!f.insufficient && f.base_daily_mean > 0 &&
-            acc->status != CHURN__ST_TRIALING) {
-            double seats = acc->seats > 0 ? acc->seats : 1;
-            double per_seat = f.base_daily_mean / seats;
-            eng->cohort_next[acc->plan].sum_log_per_seat +=
-                llround(log(per_seat) * CHURN__COHORT_SCALE);
-            eng->cohort_next[acc->plan].cnt++;
-        }
-        churn__detect_boundary(eng, acc, &f, at_ms);
-        churn__signal_maybe(eng, acc, &f, at_ms);
+        eng->due_evaluated++;
+        churn__table_due_set(eng->accounts, &w,
+                             evaluate_account(eng, acc, boundary, at_ms,
+                                              &gathered));
         sink_maybe(eng);
+    }
+    if (!all) {
+        eng->due_skipped += churn__table_count(eng->accounts) - walked;
     }
 }
 

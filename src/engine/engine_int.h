@@ -93,6 +93,20 @@ struct churn__cohort {
 
 #define CHURN__COHORT_SCALE 1048576.0
 
+/* How long facts weigh on scores and rules (score.c, detect.c; due.c
+ * schedules a re-evaluation where each one ends). */
+#define CHURN__FACT_WINDOW_MS      (30 * CHURN__DAY_MS) /* one-off alerts */
+#define CHURN__CHARGEBACK_WEIGH_MS (90 * CHURN__DAY_MS) /* payment = 0 */
+#define CHURN__DOWNGRADE_WEIGH_MS  (30 * CHURN__DAY_MS) /* subscription */
+#define CHURN__FEEDBACK_WEIGH_MS   (30 * CHURN__DAY_MS) /* ticket sentiment */
+
+/* How the boundary walk picks accounts (test-only; no config key). */
+enum churn__eval_mode {
+    CHURN__EVAL_DUE,    /* only accounts due (churn__account_next_due) */
+    CHURN__EVAL_FULL,   /* every account at every boundary, as before */
+    CHURN__EVAL_VERIFY, /* every account, counting skips that were wrong */
+};
+
 struct churn_engine {
     struct churn_config cfg; /* copy; kafka_props not owned (NULL) */
     churn_geo_fn geo;
@@ -119,6 +133,12 @@ struct churn_engine {
     bool track_changes;
     struct churn__ww removed; /* ids removed since the last export: u8 len,
                                  bytes */
+    /* boundary walk (due.c): mode and counts */
+    enum churn__eval_mode eval_mode;
+    uint64_t due_evaluated; /* account evaluations */
+    uint64_t due_skipped;   /* account-boundaries skipped as settled */
+    uint64_t due_misses;    /* VERIFY: skipped ones that would have changed */
+    unsigned char *verify_copy; /* VERIFY: an account block before */
 };
 
 /* engine.c, for state.c: the dedupe set and the reorder heap */
@@ -153,7 +173,18 @@ void churn__figures_compute(struct churn_engine *eng,
                             struct churn__figures *f);
 const char *churn__band_name(uint8_t band);
 
+/* due.c: the first boundary after boundary at which evaluating acc could
+ * change anything (outputs, the account, the cohorts), given f, its figures
+ * at boundary, and no event or fact for it in between. */
+int32_t churn__account_next_due(const struct churn_engine *eng,
+                                const struct churn__account *acc,
+                                const struct churn__figures *f,
+                                int32_t boundary);
+
 /* detect.c */
+/* inactivity's probability of an idle run as long as f's under the
+ * account's own active-day share */
+double churn__inactivity_gap_p(const struct churn__figures *f);
 void churn__detect_boundary(struct churn_engine *eng,
                             struct churn__account *acc,
                             const struct churn__figures *f,
