@@ -276,8 +276,53 @@ static struct churn__pending heap_pop(struct churn__heap *h)
     return top;
 }
 
-/* Deep-copies ev's strings into one allocation owned by p. */
-static bool pending_make(struct churn__pending *p,
+/* Gives a pending event's bytes back; frees its chunk when it was the
+ * last one there (the tail is kept and reused once empty). */
+static void pending_unref(struct churn__heap *h, struct churn__pending *p)
+{
+    struct churn__pending_chunk *c = p->chunk;
+
+    if (c == NULL) {
+        return;
+    }
+    p->chunk = NULL;
+    if (--c->live > 0) {
+        return;
+    }
+    if (c == h->tail) {
+        c->used = 0;
+    } else {
+        free(c);
+    }
+}
+
+/* Room for n bytes at the tail, starting a new chunk when it is full. */
+static struct churn__pending_chunk *pending_room(struct churn__heap *h,
+                                                 size_t n)
+{
+    struct churn__pending_chunk *c = h->tail;
+
+    if (c != NULL && c->size - c->used >= n) {
+        return c;
+    }
+    size_t size = n > CHURN__PENDING_CHUNK ? n : CHURN__PENDING_CHUNK;
+    struct churn__pending_chunk *nc = malloc(sizeof(*nc) + size);
+    if (nc == NULL) {
+        return NULL;
+    }
+    nc->used = 0;
+    nc->live = 0;
+    nc->size = size;
+    if (c != NULL && c->live == 0) {
+        free(c);
+    }
+    h->tail = nc;
+    return nc;
+}
+
+/* Deep-copies ev's strings into the chunks; p holds a reference. */
+static bool pending_make(struct churn__heap *h,
+                         struct churn__pending *p,
                          const struct churn_event *ev,
                          uint64_t seq)
 {
@@ -286,19 +331,24 @@ static bool pending_make(struct churn__pending *p,
         &p->ev.plan,         &p->ev.currency,   &p->ev.reason,  &p->ev.feature,
         &p->ev.decline_code, &p->ev.priority,
     };
+    struct churn__pending_chunk *c;
     size_t total = 0;
     char *w;
 
     p->ev = *ev;
     p->seq = seq;
+    p->chunk = NULL;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         total += strs[i]->len;
     }
-    p->buf = malloc(total ? total : 1);
-    if (p->buf == NULL) {
+    c = pending_room(h, total ? total : 1);
+    if (c == NULL) {
         return false;
     }
-    w = p->buf;
+    w = c->data + c->used;
+    c->used += total;
+    c->live++;
+    p->chunk = c;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strs[i]->len > 0) {
             memcpy(w, strs[i]->ptr, strs[i]->len);
@@ -315,8 +365,11 @@ bool churn__pending_add(struct churn_engine *eng,
 {
     struct churn__pending p;
 
-    if (!pending_make(&p, ev, seq) || !heap_push(&eng->pending, &p)) {
-        free(p.buf);
+    if (!pending_make(&eng->pending, &p, ev, seq)) {
+        return false;
+    }
+    if (!heap_push(&eng->pending, &p)) {
+        pending_unref(&eng->pending, &p);
         return false;
     }
     return true;
@@ -325,7 +378,7 @@ bool churn__pending_add(struct churn_engine *eng,
 void churn__pending_clear(struct churn_engine *eng)
 {
     for (size_t i = 0; i < eng->pending.cnt; i++) {
-        free(eng->pending.v[i].buf);
+        pending_unref(&eng->pending, &eng->pending.v[i]);
     }
     eng->pending.cnt = 0;
 }
@@ -404,9 +457,8 @@ void churn_engine_free(struct churn_engine *eng)
     churn_decoder_free(eng->dec);
     churn__table_free(eng->accounts);
     dd_release(&eng->dedupe);
-    for (size_t i = 0; i < eng->pending.cnt; i++) {
-        free(eng->pending.v[i].buf);
-    }
+    churn__pending_clear(eng);
+    free(eng->pending.tail);
     free(eng->pending.v);
     churn__intern_release(&eng->intern);
     churn__ww_release(&eng->removed);
@@ -792,7 +844,7 @@ release_until(struct churn_engine *eng, int64_t limit_ms, bool inclusive)
         } else {
             eng->out.oom = true;
         }
-        free(p.buf);
+        pending_unref(&eng->pending, &p);
     }
 }
 

@@ -27,16 +27,35 @@ struct churn__dedupe {
     size_t capacity; /* input.dedupe_capacity */
 };
 
+/*
+ * The bytes of waiting events live in chunks of CHURN__PENDING_CHUNK bytes,
+ * appended in arrival order and freed whole once every event in them has
+ * been released. Events are released in about the order they arrive (within
+ * the lateness), so a chunk empties soon after the next one starts; and as
+ * chunks are large, freeing one returns its memory to the system, where a
+ * burst of small mallocs (every account created in the same hour) would
+ * stay resident in the allocator.
+ */
+#define CHURN__PENDING_CHUNK (256u << 10)
+
+struct churn__pending_chunk {
+    size_t used; /* bytes appended */
+    size_t live; /* events in it not yet released */
+    size_t size; /* bytes of data (larger than the default for a huge event) */
+    char data[];
+};
+
 /* An order-sensitive event waiting for the watermark: an owned copy. */
 struct churn__pending {
-    struct churn_event ev; /* views into buf */
-    char *buf;
+    struct churn_event ev;               /* views into chunk */
+    struct churn__pending_chunk *chunk;  /* holds the bytes; NULL: none */
     uint64_t seq;
 };
 
 struct churn__heap {
     struct churn__pending *v;
     size_t cnt, cap;
+    struct churn__pending_chunk *tail; /* being appended to; may be NULL */
 };
 
 /* The figures behind an account's scores at one boundary. */
