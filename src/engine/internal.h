@@ -207,6 +207,11 @@ void churn__table_due_set(struct churn__table *t,
  * remove. */
 typedef void (*churn__table_fn)(void *ctx, struct churn__account *acc);
 void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx);
+/* The same for an fn that reads only struct churn__account, not the ring:
+ * it fetches ahead only the struct's cache lines. */
+void churn__table_each_struct(struct churn__table *t,
+                              churn__table_fn fn,
+                              void *ctx);
 /* Sets a function called with each account the table is about to evict
  * (at max_accounts or idle), before it is freed. */
 void churn__table_on_evict(struct churn__table *t,
