@@ -928,13 +928,17 @@ START_TEST(test_validate_fields)
     churn_error_clear(&err);
 
     /*
-     * The tightest legal window (8 x 1d = 1d recent + 7d baseline) with
-     * the largest lateness (7d) is valid: the ranges keep lateness below
+     * The tightest legal window (8 x 1d = 1d recent + 7d baseline, a 7d
+     * engagement_drop window) with the largest lateness (7d) is valid: the ranges keep lateness below
      * the span, so the lateness check can only guard future range changes.
      */
-    const char *tight[] = { "window.buckets=8", "score.recent=1d",
-                            "score.baseline=7d", "input.allowed_lateness=7d" };
-    for (size_t i = 0; i < 4; i++) {
+    const char *tight[] = { "window.buckets=8",
+                            "score.recent=1d",
+                            "score.baseline=7d",
+                            "input.allowed_lateness=7d",
+                            "rule.engagement_drop.window=7d",
+                            "rule.engagement_drop.long_window=0" };
+    for (size_t i = 0; i < 6; i++) {
         ck_assert(churn_config_set(&cfg, tight[i], &err) == CHURN_OK);
     }
     ck_assert_msg(churn_config_validate(&cfg, &err) == CHURN_OK, "%s", err.msg);

@@ -43,71 +43,95 @@ static int64_t ts_of(json_t *alert, const char *k)
 
 /* ---- engagement_drop ---- */
 
-/* 28 days at `base`/day, then 7 days at `recent`/day; watermark to day 35. */
-static void drop_story(struct et *t, int base, int recent)
+/*
+ * 35 days at `base`/day, then 14 days at `low`/day, one boundary at a time
+ * to day 49. ET_T0 is bucket 20458 (4 mod 7), so weeks of the fold start on
+ * days 3, 10, 17, ...: at day 49 (head day 48, ring days 12..48) the weeks
+ * of days 3 and 10 are folded, days 0..2 began a week before the account
+ * and are not an observation, and the ring's reference runs from day 17 to
+ * 34: 2 x 7 + 18 = 32 reference days, all at `base`.
+ */
+static void drop_story(struct et *t, int base, int low)
 {
     et_ev(t, "subscription.created", "d", ET_DAYS(0), CREATED);
-    for (int d = 0; d < 28; d++) {
-        et_usage_day(t, "d", d, base, 3);
+    for (int d = 0; d < 49; d++) {
+        et_usage_day(t, "d", d, d < 35 ? base : low, 3);
+        et_advance(t, ET_DAYS(d + 1));
     }
-    for (int d = 28; d < 35; d++) {
-        et_usage_day(t, "d", d, recent, 3);
-    }
-    et_advance(t, ET_DAYS(35));
 }
 
-/* The threshold logic, with the dispersion floor at 1 (a Poisson count):
- * test_drop_dispersion_floor covers the default floor. */
-static const char *const poisson[] = { "rule.engagement_drop.min_dispersion=1",
-                                       NULL };
+#define DROP_REF_DAYS 32
+
+/* The count test at day 49 recomputed: window 14 days, reference 32. */
+static double drop_z(int base, int low, double phi)
+{
+    double e = 14.0 * base;
+
+    return (14.0 * low - e) / sqrt(phi * e * (1 + 14.0 / DROP_REF_DAYS));
+}
 
 static const struct {
     const char *name;
-    int base, recent;
+    int base, low;
+    const char *sets[5];
     bool fires;
 } drop_cases[] = {
-    { "half of baseline fires (ratio 0.5 inclusive)", 12, 6, true },
-    { "just above half stays quiet", 12, 7, false },
-    { "to zero fires", 12, 0, true },
-    { "small baseline is not meaningful (expected 7 < 14)", 1, 0, false },
-    { "steady stays quiet", 12, 12, false },
+    { "half of the reference fires (ratio 0.5 inclusive)", 12, 6,
+      { "rule.engagement_drop.min_dispersion=1", NULL }, true },
+    { "just above half stays quiet", 12, 7,
+      { "rule.engagement_drop.min_dispersion=1", "rule.engagement_drop.z=0",
+        "rule.engagement_drop.usage_z=0", NULL }, false },
+    { "evidence at the threshold fires", 12, 6,
+      { "rule.engagement_drop.min_dispersion=1",
+        "rule.engagement_drop.long_window=0", "rule.engagement_drop.z=5.40",
+        NULL }, true },
+    { "evidence just short of it is quiet", 12, 6,
+      { "rule.engagement_drop.min_dispersion=1",
+        "rule.engagement_drop.long_window=0", "rule.engagement_drop.z=5.41",
+        NULL }, false },
+    { "usage z short of usage_z is quiet", 12, 6,
+      { "rule.engagement_drop.min_dispersion=1",
+        "rule.engagement_drop.long_window=0", "rule.engagement_drop.z=1",
+        "rule.engagement_drop.usage_z=5.41", NULL }, false },
+    { "expected below min_expected is not judged", 1, 0,
+      { "rule.engagement_drop.min_dispersion=1", "rule.engagement_drop.z=1",
+        "rule.engagement_drop.min_expected=14.01", NULL }, false },
+    { "steady stays quiet", 12, 12, { NULL }, false },
 };
 
 START_TEST(test_drop_threshold)
 {
     struct et t;
 
-    et_init(&t, poisson);
-    drop_story(&t, drop_cases[_i].base, drop_cases[_i].recent);
+    ck_assert_double_eq_tol(drop_z(12, 6, 1), -5.405, 0.001);
+    et_init(&t, drop_cases[_i].sets);
+    drop_story(&t, drop_cases[_i].base, drop_cases[_i].low);
     ck_assert_msg(et_alerts(&t, "engagement_drop", "firing") ==
                       (drop_cases[_i].fires ? 1u : 0u),
                   "%s", drop_cases[_i].name);
     if (drop_cases[_i].fires) {
+        int b = drop_cases[_i].base, l = drop_cases[_i].low;
         json_t *a = et_alert(&t, "engagement_drop", "firing", 0);
         json_t *e = evidence(a);
-        /* judged once per boundary: a fall to zero is clear by day 32
-         * (three days of 12 left in the week), a halving only at day 35 */
-        ck_assert_int_eq(ts_of(a, "event_time"),
-                         ET_DAYS(drop_cases[_i].recent == 0 ? 32 : 35));
-        if (drop_cases[_i].recent == 0) {
-            ck_assert_double_eq_tol(num(e, "recent_events"),
-                                    3 * drop_cases[_i].base, 1e-9);
-            et_release(&t);
-            return;
-        }
-        ck_assert_double_eq_tol(num(e, "baseline_daily_mean"),
-                                drop_cases[_i].base, 1e-9);
-        ck_assert_double_eq_tol(num(e, "recent_events"),
-                                7 * drop_cases[_i].recent, 1e-9);
-        ck_assert_double_eq_tol(num(e, "expected_recent"),
-                                7 * drop_cases[_i].base, 1e-9);
-        ck_assert_double_eq_tol(num(e, "ratio"),
-                                (double)drop_cases[_i].recent /
-                                    drop_cases[_i].base,
-                                1e-3);
+        /* only day 49's window is all low: before it the ratio is above 0.5 */
+        ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(49));
+        ck_assert_int_eq((int)num(e, "window_days"), 14);
+        ck_assert_int_eq((int)num(e, "reference_days"), DROP_REF_DAYS);
+        ck_assert_int_eq((int)num(e, "reference_weeks_folded"), 2);
+        ck_assert_double_eq_tol(num(e, "reference_daily_mean"), b, 1e-9);
+        ck_assert_double_eq_tol(num(e, "window_events"), 14 * l, 1e-9);
+        ck_assert_double_eq_tol(num(e, "expected"), 14 * b, 1e-9);
+        ck_assert_double_eq_tol(num(e, "ratio"), (double)l / b, 1e-3);
+        ck_assert_double_eq_tol(num(e, "dispersion"), 1, 1e-9);
+        ck_assert_double_eq_tol(num(e, "z"),
+                                round(drop_z(b, l, 1) * 100) / 100, 1e-9);
+        ck_assert_double_eq_tol(num(e, "evidence"),
+                                round(-drop_z(b, l, 1) * 100) / 100, 1e-9);
+        ck_assert(json_is_false(json_object_get(e, "detractor_feedback")));
+        ck_assert(json_is_false(json_object_get(e, "key_feature_unused")));
         ck_assert_str_eq(str(a, "churn_kind"), "voluntary");
         ck_assert_str_eq(str(a, "severity"), "warning");
-        ck_assert_ptr_nonnull(strstr(str(a, "summary"), "usage fell to"));
+        ck_assert_ptr_nonnull(strstr(str(a, "summary"), "usage fell to 50%"));
     }
     et_release(&t);
 }
@@ -117,10 +141,11 @@ START_TEST(test_drop_dispersion_floor)
 {
     struct et t;
 
-    /* 12 -> 6 a day is z = -42 / sqrt(3 * 84 * 1.25) = -2.37 with the
-     * default floor phi >= 3: not enough evidence; 40 -> 20 is -4.3 */
+    /* 10 -> 5 a day is z = -2.85 with the default floor phi >= 3: short of
+     * 3 alone; 40 -> 20 is -5.70 */
+    ck_assert_double_eq_tol(drop_z(10, 5, 3), -2.85, 0.005);
     et_init(&t, NULL);
-    drop_story(&t, 12, 6);
+    drop_story(&t, 10, 5);
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", NULL), 0);
     et_release(&t);
     et_init(&t, NULL);
@@ -129,8 +154,81 @@ START_TEST(test_drop_dispersion_floor)
     ck_assert_ptr_nonnull(a);
     ck_assert_double_eq_tol(num(evidence(a), "dispersion"), 3, 1e-9);
     ck_assert_double_eq_tol(num(evidence(a), "z"),
-                            round(-140 / sqrt(3 * 280 * 1.25) * 100) / 100,
-                            1e-9);
+                            round(drop_z(40, 20, 3) * 100) / 100, 1e-9);
+    et_release(&t);
+}
+END_TEST
+
+/* A 12 -> 6 drop (z -3.12 with the default floor, short of an evidence bar
+ * of 3.25 set here) with a corroborating
+ * fact: a detractor response inside the window, or a key feature used
+ * every reference day and never in the window. */
+struct corroboration_case {
+    const char *name;
+    int nps_day; /* -1: none */
+    int nps;
+    bool key;
+    const char *sets[4];
+    bool fires;
+};
+
+#define EV325 "rule.engagement_drop.z=3.25"
+
+static const struct corroboration_case corroboration_cases[] = {
+    { "alone it is short", -1, 0, false, { EV325, NULL }, false },
+    { "a detractor inside the window fires", 40, 3, false, { EV325, NULL },
+      true },
+    { "a promoter does not", 40, 9, false, { EV325, NULL }, false },
+    { "a detractor before the window does not", 33, 3, false,
+      { EV325, "rule.engagement_drop.long_window=0", NULL }, false },
+    { "a key feature abandoned fires", -1, 0, true,
+      { EV325, "rule.feature_abandonment.features=f0", NULL }, true },
+    { "feature_weight 0 ignores it", -1, 0, true,
+      { EV325, "rule.feature_abandonment.features=f0",
+        "rule.engagement_drop.feature_weight=0", NULL }, false },
+};
+
+START_TEST(test_drop_corroborated)
+{
+    const struct corroboration_case *c = &corroboration_cases[_i];
+    struct et t;
+
+    et_init(&t, c->sets);
+    et_ev(&t, "subscription.created", "d", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 49; d++) {
+        if (d < 35) {
+            et_usage_day(&t, "d", d, 12, 3);
+        } else {
+            /* 6 a day, none of them on f0 */
+            for (int k = 0; k < 6; k++) {
+                et_ev(&t, "usage.feature_used", "d",
+                      ET_DAYS(d) + 8 * ET_HOUR + k * ET_HOUR,
+                      c->key ? "\"user_id\":\"u0\",\"feature\":\"f1\""
+                             : "\"user_id\":\"u0\",\"feature\":\"f0\"");
+            }
+        }
+        if (d == c->nps_day) {
+            char extra[64];
+            snprintf(extra, sizeof(extra), "\"user_id\":\"u0\",\"score\":%d",
+                     c->nps);
+            et_ev(&t, "feedback.nps", "d", ET_DAYS(d) + 12 * ET_HOUR, extra);
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_msg(et_alerts(&t, "engagement_drop", "firing") ==
+                      (c->fires ? 1u : 0u),
+                  "%s", c->name);
+    if (c->fires) {
+        json_t *e = evidence(et_alert(&t, "engagement_drop", "firing", 0));
+        double z = num(e, "z");
+        ck_assert_msg(json_is_true(json_object_get(
+                          e, c->key ? "key_feature_unused"
+                                    : "detractor_feedback")),
+                      "%s", c->name);
+        ck_assert_double_eq_tol(num(e, "evidence"), -z + 1, 0.011);
+        ck_assert(num(e, "evidence") >= 3.25);
+        ck_assert(-z < 3.25);
+    }
     et_release(&t);
 }
 END_TEST
@@ -138,30 +236,34 @@ END_TEST
 START_TEST(test_drop_once_hysteresis_resolve)
 {
     struct et t;
+    const char *sets[] = { "rule.engagement_drop.min_dispersion=1",
+                           "rule.engagement_drop.long_window=0", NULL };
 
-    et_init(&t, poisson);
+    et_init(&t, sets);
     drop_story(&t, 12, 6);
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
-    /* day 35 still low, then back to 12/day from day 36 */
-    et_usage_day(&t, "d", 35, 6, 3);
-    for (int d = 36; d < 45; d++) {
+    /* back to 12/day from day 49: the window's ratio climbs by about 1/28 a
+     * day; inside the band (below 0.75) it stays silent */
+    for (int d = 49; d < 70; d++) {
         et_usage_day(&t, "d", d, 12, 3);
         et_advance(&t, ET_DAYS(d + 1));
-        if (d + 1 < 39) {
-            /* ratio climbs 0.51, 0.59, 0.68: inside the band, silent */
-            ck_assert_msg(et_alerts(&t, "engagement_drop", "resolved") == 0,
-                          "resolved early at boundary %d", d + 1);
+        if (et_alerts(&t, "engagement_drop", "resolved") == 0) {
+            ck_assert_msg(d + 1 < 60, "not resolved by day %d", d + 1);
         }
     }
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "resolved"), 1);
     json_t *f = et_alert(&t, "engagement_drop", "firing", 0);
     json_t *r = et_alert(&t, "engagement_drop", "resolved", 0);
-    ck_assert_int_eq(ts_of(r, "event_time"), ET_DAYS(39));
+    json_t *e = evidence(r);
+    /* the day before the resolve was still inside the band: the window
+     * then had one 12 fewer in place of a 6 */
+    ck_assert(num(e, "ratio") >= 0.75);
+    ck_assert(num(e, "ratio") - 6 / num(e, "expected") < 0.75);
+    ck_assert(ts_of(r, "event_time") > ET_DAYS(52));
     ck_assert_str_eq(str(r, "alert_id"), str(f, "alert_id"));
     ck_assert_str_eq(str(r, "since"), str(f, "since"));
     ck_assert_str_eq(str(r, "outcome"), "cleared");
-    ck_assert(num(evidence(r), "ratio") >= 0.75);
     et_release(&t);
 }
 END_TEST
@@ -171,10 +273,10 @@ START_TEST(test_drop_weekend_is_not_a_drop)
     struct et t;
 
     /* weekdays 20, weekends 2: a normal week never looks like a drop, and
-     * a low-volume weekend inside the week is expected */
+     * a low-volume weekend inside the window is expected */
     et_init(&t, NULL);
     et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
-    for (int d = 0; d < 63; d++) {
+    for (int d = 0; d < 91; d++) {
         et_usage_day(&t, "w", d, d % 7 >= 5 ? 2 : 20, 3);
         et_advance(&t, ET_DAYS(d + 1));
     }
@@ -183,110 +285,30 @@ START_TEST(test_drop_weekend_is_not_a_drop)
 }
 END_TEST
 
-/* ---- engagement_drop: the whole-window trend test ---- */
+/* ---- engagement_drop: the long reference ---- */
 
-/* 54, 53, ... 20 events a day over days 0..34, one day at a time: the
- * 7-day halving test never fires (its ratio ends at 23 / 40.5 = 0.57),
- * the fitted line falls from 54 to 20 a day (ratio 20 / 54 = 0.370). */
-static void decline_story(struct et *t, int days)
-{
-    et_ev(t, "subscription.created", "g", ET_DAYS(0), CREATED);
-    for (int d = 0; d < days; d++) {
-        et_usage_day(t, "g", d, d < 35 ? 54 - d : 20, 3);
-        et_advance(t, ET_DAYS(d + 1));
-    }
-}
-
-/* The score test recomputed: weekday groups of 5 days 7 apart, slope -1
- * (the fit is exact, so phi is the floor 3). */
-static double decline_z(void)
-{
-    double sxy = 0, vxx = 0;
-
-    for (int g = 0; g < 7; g++) {
-        double mean = 0;
-        for (int k = 0; k < 5; k++) {
-            mean += (54 - (g + 7 * k)) / 5.0;
-        }
-        for (int k = 0; k < 5; k++) {
-            double dt = 7.0 * (k - 2);
-            sxy += dt * (54 - (g + 7 * k));
-            vxx += dt * dt * mean;
-        }
-    }
-    return sxy / sqrt(3 * vxx);
-}
-
-static const struct {
-    const char *name;
-    const char *sets[3];
-    bool fires;
-} trend_cases[] = {
-    { "fitted ratio at the threshold fires",
-      { "rule.engagement_drop.trend_ratio=0.371", NULL }, true },
-    { "fitted ratio just above it is quiet",
-      { "rule.engagement_drop.trend_ratio=0.37", NULL }, false },
-    { "z at the threshold fires",
-      { "rule.engagement_drop.trend_ratio=0.371",
-        "rule.engagement_drop.trend_z=5.55", NULL }, true },
-    { "z just short of it is quiet",
-      { "rule.engagement_drop.trend_ratio=0.371",
-        "rule.engagement_drop.trend_z=5.57", NULL }, false },
-    { "trend_z 0 turns the test off",
-      { "rule.engagement_drop.trend_ratio=0.371",
-        "rule.engagement_drop.trend_z=0", NULL }, false },
-};
-
-START_TEST(test_trend_threshold)
+/* 60 days at 20 a day, then a fade of one event a day to 2 a day: the
+ * 28-day baseline before the last week sinks with the fade, the folded
+ * weeks keep where the account was. */
+START_TEST(test_drop_long_reference)
 {
     struct et t;
 
-    ck_assert_double_eq_tol(decline_z(), -5.56, 0.005);
-    et_init(&t, trend_cases[_i].sets);
-    decline_story(&t, 35);
-    ck_assert_msg(et_alerts(&t, "engagement_drop", "firing") ==
-                      (trend_cases[_i].fires ? 1u : 0u),
-                  "%s", trend_cases[_i].name);
-    if (trend_cases[_i].fires) {
-        json_t *a = et_alert(&t, "engagement_drop", "firing", 0);
-        json_t *e = evidence(a);
-        ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(35));
-        ck_assert_str_eq(str(e, "test"), "trend");
-        ck_assert_int_eq((int)num(e, "trend_days"), 35);
-        ck_assert_double_eq_tol(num(e, "trend_start_daily"), 54, 1e-9);
-        ck_assert_double_eq_tol(num(e, "trend_end_daily"), 20, 1e-9);
-        ck_assert_double_eq_tol(num(e, "trend_ratio"), 0.37, 1e-9);
-        ck_assert_double_eq_tol(num(e, "trend_dispersion"), 3, 1e-9);
-        ck_assert_double_eq_tol(num(e, "trend_z"),
-                                round(decline_z() * 100) / 100, 1e-9);
-        ck_assert_double_eq_tol(num(e, "ratio"), 0.568, 1e-9);
-        ck_assert_ptr_nonnull(strstr(str(a, "summary"), "declining for 35"));
+    et_init(&t, NULL);
+    et_ev(&t, "subscription.created", "g", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 90; d++) {
+        int n = d < 60 ? 20 : (d - 60 < 18 ? 19 - (d - 60) : 2);
+        et_usage_day(&t, "g", d, n, 3);
+        et_advance(&t, ET_DAYS(d + 1));
     }
-    et_release(&t);
-}
-END_TEST
-
-START_TEST(test_trend_once_and_resolve)
-{
-    struct et t;
-    const char *sets[] = { "rule.engagement_drop.trend_ratio=0.371", NULL };
-
-    /* the decline, then flat at 20 a day: the alert holds while the fitted
-     * line still falls steeply and resolves once the last week is back
-     * above 75 % of its baseline and the trend no longer fires */
-    et_init(&t, sets);
-    decline_story(&t, 80);
     ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "firing"), 1);
-    ck_assert_uint_eq(et_alerts(&t, "engagement_drop", "resolved"), 1);
-    json_t *f = et_alert(&t, "engagement_drop", "firing", 0);
-    json_t *r = et_alert(&t, "engagement_drop", "resolved", 0);
-    json_t *e = evidence(r);
-    ck_assert_str_eq(str(r, "alert_id"), str(f, "alert_id"));
-    ck_assert_str_eq(str(r, "outcome"), "cleared");
-    ck_assert(num(e, "ratio") >= 0.75);
-    ck_assert(num(e, "trend_ratio") > 0.371 || num(e, "trend_z") > -4);
-    ck_assert_str_eq(str(e, "test"), "none");
-    ck_assert(ts_of(r, "event_time") > ET_DAYS(40));
+    json_t *a = et_alert(&t, "engagement_drop", "firing", 0);
+    json_t *e = evidence(a);
+    ck_assert(num(e, "reference_weeks_folded") >= 3);
+    /* the reference still reads close to the level before the fade */
+    ck_assert(num(e, "reference_daily_mean") > 15);
+    ck_assert(num(e, "ratio") <= 0.5);
+    ck_assert(ts_of(a, "event_time") < ET_DAYS(80));
     et_release(&t);
 }
 END_TEST
@@ -722,8 +744,25 @@ END_TEST
 START_TEST(test_feature_abandonment)
 {
     struct et t;
+    /* z 0: the unused feature alone fires (the usage bar: below) */
     const char *sets[] = { "rule.feature_abandonment.features=reports,export",
+                           "rule.feature_abandonment.z=0", NULL };
+    const char *dflt[] = { "rule.feature_abandonment.features=reports,export",
                            NULL };
+
+    /* by default it needs usage evidence too: steady usage stays quiet */
+    et_init(&t, dflt);
+    et_ev(&t, "subscription.created", "f", ET_DAYS(0), CREATED);
+    for (int d = 0; d < 50; d++) {
+        et_usage_day(&t, "f", d, 10, 2);
+        if (d < 21) {
+            et_ev(&t, "usage.feature_used", "f", ET_DAYS(d) + 20 * ET_HOUR,
+                  "\"feature\":\"reports\"");
+        }
+        et_advance(&t, ET_DAYS(d + 1));
+    }
+    ck_assert_uint_eq(et_alerts(&t, "feature_abandonment", NULL), 0);
+    et_release(&t);
 
     et_init(&t, sets);
     et_ev(&t, "subscription.created", "f", ET_DAYS(0), CREATED);
@@ -752,13 +791,13 @@ END_TEST
 
 /* ---- detractor_feedback ---- */
 
-/* 28 days at 10 events a day, then `recent` a day; the feedback arrives on
+/* 42 days at 10 events a day, then `recent` a day; the feedback arrives on
  * day fb_day at 20:00 and the watermark runs one day at a time to `until`.
- * A response on day 35 sees a last week of 7 x recent against 70 expected:
- * recent 8 is the 80 % mark (inclusive), 9 is above it. */
+ * A response on day 56 sees a 14-day window of 14 x recent against 140
+ * expected: recent 8 is the 80 % mark (inclusive), 9 is above it. */
 struct fb_story {
     const char *name;
-    int recent;          /* events a day from day 28 */
+    int recent;          /* events a day from day 42 */
     int fb_day;          /* day of the response */
     const char *type;    /* its type */
     const char *extra;   /* its fields */
@@ -769,25 +808,25 @@ struct fb_story {
 };
 
 static const struct fb_story detractor_cases[] = {
-    { "nps 6 with usage at 80 % fires at once", 8, 35, "feedback.nps",
-      "\"score\":6", NULL, 38, 35, true },
-    { "nps 7 with weak usage is quiet", 5, 35, "feedback.nps", "\"score\":7",
-      NULL, 40, 0, false },
-    { "sentiment -0.5 with weak usage fires", 5, 35, "feedback.ticket",
-      "\"sentiment\":-0.5", NULL, 38, 35, true },
-    { "sentiment -0.49 is quiet", 5, 35, "feedback.ticket",
-      "\"sentiment\":-0.49", NULL, 40, 0, false },
-    { "nps 6 with usage at 90 % waits", 9, 35, "feedback.nps", "\"score\":6",
-      NULL, 40, 0, false },
-    { "nps 6 on a steady account stays quiet", 10, 35, "feedback.nps",
-      "\"score\":3", NULL, 60, 0, false },
-    /* usage weakens from day 28; the response on day 29 waits (its last
-     * week is 65 of 70 expected) and fires at the first boundary where
-     * the week is at most 80 %: day 31 (4 x 10 + 3 x 5 = 55) */
-    { "weak usage later fires at a boundary", 5, 29, "feedback.nps",
-      "\"score\":2", NULL, 40, -1, false },
-    { "a better NPS ends the wait", 9, 35, "feedback.nps", "\"score\":2",
-      "\"score\":9", 60, 0, false },
+    { "nps 6 with usage at 80 % fires at once", 8, 56, "feedback.nps",
+      "\"score\":6", NULL, 59, 56, true },
+    { "nps 7 with weak usage is quiet", 5, 56, "feedback.nps", "\"score\":7",
+      NULL, 60, 0, false },
+    { "sentiment -0.5 with weak usage fires", 5, 56, "feedback.ticket",
+      "\"sentiment\":-0.5", NULL, 59, 56, true },
+    { "sentiment -0.49 is quiet", 5, 56, "feedback.ticket",
+      "\"sentiment\":-0.49", NULL, 60, 0, false },
+    { "nps 6 with usage at 90 % waits", 9, 56, "feedback.nps", "\"score\":6",
+      NULL, 60, 0, false },
+    { "nps 3 on a steady account stays quiet", 10, 56, "feedback.nps",
+      "\"score\":3", NULL, 80, 0, false },
+    /* usage weakens from day 42; the response on day 43 waits and fires at
+     * the first boundary whose window is at most 80 %: k days at 5 in it
+     * with 140 - 5k <= 112, k = 6: day 48 */
+    { "weak usage later fires at a boundary", 5, 43, "feedback.nps",
+      "\"score\":2", NULL, 52, -1, false },
+    { "a better NPS ends the wait", 9, 56, "feedback.nps", "\"score\":2",
+      "\"score\":9", 80, 0, false },
 };
 
 START_TEST(test_detractor)
@@ -796,12 +835,13 @@ START_TEST(test_detractor)
     struct et t;
     char extra[64];
     /* the activity share alone: the z bar has its own cases below */
-    const char *sets[] = { "rule.detractor_feedback.z=0", NULL };
+    const char *sets[] = { "rule.detractor_feedback.z=0",
+                           "rule.engagement_drop.long_window=0", NULL };
 
     et_init(&t, sets);
     et_ev(&t, "subscription.created", "n", ET_DAYS(0), CREATED);
     for (int d = 0; d < c->until; d++) {
-        et_usage_day(&t, "n", d, d < 28 ? 10 : c->recent, 3);
+        et_usage_day(&t, "n", d, d < 42 ? 10 : c->recent, 3);
         if (d == c->fb_day) {
             et_ev(&t, c->type, "n", ET_DAYS(d) + 20 * ET_HOUR, c->extra);
         }
@@ -827,55 +867,60 @@ START_TEST(test_detractor)
                           ET_DAYS(c->fire_day) + 20 * ET_HOUR,
                       "%s", c->name);
     } else {
-        /* the first boundary whose last week is at most 80 %: 7 x 10
-         * expected, so at most 56 events, i.e. from day 28 + 3 on */
-        ck_assert_msg(ts_of(a, "event_time") == ET_DAYS(31), "%s", c->name);
+        ck_assert_msg(ts_of(a, "event_time") == ET_DAYS(48), "%s", c->name);
     }
     ck_assert_msg(num(e, "activity_ratio") <= 0.8, "%s", c->name);
     ck_assert_double_eq_tol(num(e, "max_activity"), 0.8, 1e-9);
-    ck_assert_double_eq_tol(num(e, "expected_recent"), 70, 1e-9);
+    ck_assert_double_eq_tol(num(e, "expected"), 140, 1e-9);
+    ck_assert_int_eq((int)num(e, "window_days"), 14);
     ck_assert_int_eq(ts_of(e, "feedback_at"),
                      ET_DAYS(c->fb_day) + 20 * ET_HOUR);
     et_release(&t);
 }
 END_TEST
 
-/* The z bar: 28 days at 10 events a day, then `recent` a day, an NPS of 2
- * on day 35. With the dispersion floor 3 the week's count test is
- * (7 x recent - 70) / sqrt(3 x 70 x 1.25): -2.59 for 4 a day, -2.16 for 5.
- * The trend test is switched off by max_activity below its ratio. */
+/* The z bar: 42 days at 10 events a day, then `recent` a day, an NPS of 2
+ * on day 56. At day 56 the reference is 39 days (three folded weeks and
+ * days 24..41 of the ring); with the dispersion floor 3 the window's count
+ * test is (14 x recent - 140) / sqrt(3 x 140 x (1 + 14 / 39)): -3.52 for 4
+ * a day, -1.76 for 7. */
 struct fbz_case {
     const char *name;
     int recent;
     const char *z;        /* rule.detractor_feedback.z */
     const char *max_act;  /* rule.detractor_feedback.max_activity */
     bool fires;
-    const char *test;     /* evidence usage_test when it fires */
 };
 
 static const struct fbz_case detractor_z_cases[] = {
-    { "count test at the bar fires", 4, "2.59", "0.4", true, "drop" },
-    { "count test just above the bar is quiet", 4, "2.6", "0.4", false,
-      NULL },
-    { "a weaker week is quiet at the default", 5, "2.5", "0.8", false, NULL },
-    { "a steady account is quiet", 10, "2.5", "0.8", false, NULL },
+    { "count test at the bar fires", 4, "3.51", "0.4", true },
+    { "count test just above the bar is quiet", 4, "3.52", "0.4", false },
+    { "a weaker window is quiet at the default", 7, "2.5", "0.8", false },
+    { "a steady account is quiet", 10, "2.5", "0.8", false },
 };
+
+static double fbz(int recent)
+{
+    return (14.0 * recent - 140) / sqrt(3 * 140 * (1 + 14.0 / 39));
+}
 
 START_TEST(test_detractor_z)
 {
     const struct fbz_case *c = &detractor_z_cases[_i];
     char zs[64], ms[64];
-    const char *sets[] = { zs, ms, NULL };
+    const char *sets[] = { zs, ms, "rule.engagement_drop.long_window=0",
+                           NULL };
     struct et t;
 
+    ck_assert_double_eq_tol(fbz(4), -3.516, 0.001);
     snprintf(zs, sizeof(zs), "rule.detractor_feedback.z=%s", c->z);
     snprintf(ms, sizeof(ms), "rule.detractor_feedback.max_activity=%s",
              c->max_act);
     et_init(&t, sets);
     et_ev(&t, "subscription.created", "z", ET_DAYS(0), CREATED);
-    for (int d = 0; d < 36; d++) {
-        et_usage_day(&t, "z", d, d < 28 ? 10 : c->recent, 3);
-        if (d == 35) {
+    for (int d = 0; d < 57; d++) {
+        et_usage_day(&t, "z", d, d < 42 ? 10 : c->recent, 3);
+        if (d == 56) {
             et_ev(&t, "feedback.nps", "z", ET_DAYS(d) + 20 * ET_HOUR,
                   "\"score\":2");
         }
@@ -891,19 +936,14 @@ START_TEST(test_detractor_z)
                   c->name);
     json_t *a = et_alert(&t, "detractor_feedback", "firing", 0);
     json_t *e = evidence(a);
-    ck_assert_msg(ts_of(a, "event_time") == ET_DAYS(35) + 20 * ET_HOUR, "%s",
+    ck_assert_msg(ts_of(a, "event_time") == ET_DAYS(56) + 20 * ET_HOUR, "%s",
                   c->name);
-    ck_assert_msg(fabs(num(e, "z") - (7.0 * c->recent - 70) /
-                                         sqrt(3 * 70 * 1.25)) < 0.006,
-                  "%s: z %g", c->name, num(e, "z"));
+    ck_assert_msg(fabs(num(e, "z") - fbz(c->recent)) < 0.006, "%s: z %g",
+                  c->name, num(e, "z"));
     ck_assert_msg(fabs(num(e, "threshold_z") + atof(c->z)) < 1e-9, "%s",
                   c->name);
-    ck_assert_msg(fabs(num(e, "expected_recent") - 70) < 1e-9, "%s",
-                  c->name);
-    ck_assert_msg(fabs(num(e, "recent_events") - 7.0 * c->recent) < 1e-9,
-                  "%s", c->name);
-    ck_assert_msg(strcmp(json_string_value(json_object_get(e, "usage_test")),
-                         c->test) == 0,
+    ck_assert_msg(fabs(num(e, "expected") - 140) < 1e-9, "%s", c->name);
+    ck_assert_msg(fabs(num(e, "window_events") - 14.0 * c->recent) < 1e-9,
                   "%s", c->name);
     et_release(&t);
 }
@@ -915,15 +955,15 @@ START_TEST(test_detractor_waits_within)
     const char *sets[] = { "rule.detractor_feedback.within=3d",
                            "rule.detractor_feedback.z=0", NULL };
 
-    /* the response on day 20 waits 3 days; usage only weakens from day
-     * 28: too late, quiet. With max_activity 1000 it fires whatever the
-     * usage, but not before there is a baseline to judge by: day 21 is the
-     * first boundary with 14 baseline days. */
+    /* the response on day 33 waits 3 days; usage only weakens from day
+     * 42: too late, quiet. With max_activity 1000 it fires whatever the
+     * usage, but not before there is a reference to judge by: day 45 is
+     * the first boundary with 28 reference days before its window. */
     et_init(&t, sets);
     et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
-    for (int d = 0; d < 40; d++) {
-        et_usage_day(&t, "w", d, d < 28 ? 10 : 2, 3);
-        if (d == 20) {
+    for (int d = 0; d < 56; d++) {
+        et_usage_day(&t, "w", d, d < 42 ? 10 : 2, 3);
+        if (d == 33) {
             et_ev(&t, "feedback.nps", "w", ET_DAYS(d) + 20 * ET_HOUR,
                   "\"score\":1");
         }
@@ -936,18 +976,19 @@ START_TEST(test_detractor_waits_within)
                           "rule.detractor_feedback.z=0", NULL };
     et_init(&t, any);
     et_ev(&t, "subscription.created", "w", ET_DAYS(0), CREATED);
-    for (int d = 0; d < 25; d++) {
+    for (int d = 0; d < 50; d++) {
         et_usage_day(&t, "w", d, 10, 3);
-        if (d == 20) {
+        if (d == 33) {
             et_ev(&t, "feedback.nps", "w", ET_DAYS(d) + 20 * ET_HOUR,
                   "\"score\":1");
         }
         et_advance(&t, ET_DAYS(d + 1));
     }
     ck_assert_uint_eq(et_alerts(&t, "detractor_feedback", "firing"), 1);
-    ck_assert_int_eq(ts_of(et_alert(&t, "detractor_feedback", "firing", 0),
-                           "event_time"),
-                     ET_DAYS(21));
+    json_t *a = et_alert(&t, "detractor_feedback", "firing", 0);
+    ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(45));
+    ck_assert(json_is_false(
+        json_object_get(evidence(a), "insufficient_history")));
     et_release(&t);
 }
 END_TEST
@@ -1061,9 +1102,10 @@ static Suite *churn_detect_suite(void)
     tcase_add_test(tc, test_drop_dispersion_floor);
     tcase_add_test(tc, test_drop_once_hysteresis_resolve);
     tcase_add_test(tc, test_drop_weekend_is_not_a_drop);
-    tcase_add_loop_test(tc, test_trend_threshold, 0,
-                        sizeof(trend_cases) / sizeof(trend_cases[0]));
-    tcase_add_test(tc, test_trend_once_and_resolve);
+    tcase_add_loop_test(tc, test_drop_corroborated, 0,
+                        sizeof(corroboration_cases) /
+                            sizeof(corroboration_cases[0]));
+    tcase_add_test(tc, test_drop_long_reference);
     tcase_add_test(tc, test_inactivity_from_watermark);
     tcase_add_test(tc, test_inactivity_respects_rhythm);
     tcase_add_loop_test(tc, test_payment_streak, 0,

@@ -407,6 +407,45 @@ START_TEST(test_future_pre_decoded)
 }
 END_TEST
 
+/* The weeks leaving the ring fold into engagement_drop's long reference:
+ * whole weeks (aligned on bucket 0; ET_T0 is 4 mod 7, so weeks start on
+ * days 3, 10, ...) once their first day leaves, the account's partial first
+ * week skipped, and a long silence folds zero weeks, down to exactly zero
+ * past 64 of them. */
+START_TEST(test_ring_fold)
+{
+    struct et t;
+    struct churn__account *acc;
+    const char *sets[] = { "input.max_jump=0", "state.idle_evict=0", NULL };
+
+    et_init(&t, sets);
+    for (int d = 0; d < 60; d++) {
+        for (int k = 0; k <= d % 7; k++) { /* 1..7 a day, 28 a week */
+            et_ev(&t, "usage.login", "f", ET_DAYS(d) + ET_HOUR + k, "");
+        }
+    }
+    acc = account(&t, "f");
+    /* head day 59, ring days 23..59: weeks of days 3, 10, 17 folded (the
+     * week of day -4 began before the account) */
+    ck_assert_uint_eq(acc->fold_weeks, 3);
+    ck_assert_float_eq_tol(acc->fold_mean, 28, 1e-4);
+    ck_assert_float_eq_tol(acc->fold_sq, 28 * 28, 1e-2);
+    ck_assert_int_eq(churn__ring_ref_start(acc, t.eng->ring_len, 7),
+                     churn__bucket_of(t.eng, ET_DAYS(24)));
+    /* 30 silent weeks, then one event: the weight is capped at 8 weeks and
+     * each of about 25 zero weeks takes an eighth of what is left: 28 x
+     * (7/8)^25 is about 1 */
+    et_ev(&t, "usage.login", "f", ET_DAYS(60 + 210) + ET_HOUR, "");
+    ck_assert_uint_eq(acc->fold_weeks, CHURN__FOLD_WEEKS);
+    ck_assert(acc->fold_mean > 28 * 0.02 && acc->fold_mean < 28 * 0.05);
+    /* past 64 silent weeks the reference is zero */
+    et_ev(&t, "usage.login", "f", ET_DAYS(270 + 600) + ET_HOUR, "");
+    ck_assert_float_eq(acc->fold_mean, 0);
+    ck_assert_float_eq(acc->fold_sq, 0);
+    et_release(&t);
+}
+END_TEST
+
 START_TEST(test_ring_rollover_long_gap)
 {
     struct et t;
@@ -837,6 +876,7 @@ static Suite *churn_engine_suite(void)
                         sizeof(future_cases) / sizeof(future_cases[0]));
     tcase_add_test(tc, test_future_pre_decoded);
     tcase_add_test(tc, test_ring_rollover_long_gap);
+    tcase_add_test(tc, test_ring_fold);
     tcase_add_test(tc, test_evict_at_max_accounts);
     tcase_add_test(tc, test_evict_idle_on_watermark);
     tcase_add_test(tc, test_duplicate_ids);

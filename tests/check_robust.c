@@ -143,13 +143,14 @@ END_TEST
 
 static const struct {
     const char *name;
-    const char *sets[5]; /* NULL-terminated */
+    const char *sets[7]; /* NULL-terminated */
     int64_t advance_to;
 } empty_cases[] = {
     { "advance to 0, event in 2026", { NULL }, 0 },
     { "advance 40 days before, 3h buckets",
       { "window.bucket=3h", "window.buckets=64", "score.recent=1d",
-        "score.baseline=7d" },
+        "score.baseline=7d", "rule.engagement_drop.window=7d",
+        "rule.engagement_drop.long_window=0" },
       ET_T0 - 40 * ET_DAY },
     { "advance 1 day before, no lateness",
       { "input.allowed_lateness=0", NULL },

@@ -119,7 +119,7 @@ static void check_walk(const char *name,
         ck_assert_msg(acc != NULL, "%s step %d: walk ended at %d of %d", name,
                       step, k, cnt);
         ck_assert_msg(acc->id_len == live[k]->len &&
-                          memcmp(acc->id, live[k]->id, live[k]->len) == 0,
+                          memcmp(churn__acc_id(acc), live[k]->id, live[k]->len) == 0,
                       "%s step %d: walk position %d holds the wrong account",
                       name, step, k);
         ck_assert_msg(acc->last_ms == live[k]->last_ms,
@@ -137,7 +137,7 @@ static void on_evict(void *ctx, struct churn__account *acc)
 
     for (int i = 0; i < n; i++) {
         if (refs[i].live && refs[i].len == acc->id_len &&
-            memcmp(refs[i].id, acc->id, acc->id_len) == 0) {
+            memcmp(refs[i].id, churn__acc_id(acc), acc->id_len) == 0) {
             refs[i].live = false;
             return;
         }
@@ -185,7 +185,7 @@ START_TEST(test_table_ops)
                           "%s step %d: created %d for a %s id", c->name, step,
                           created, refs[i].live ? "known" : "new");
             ck_assert_msg(acc->id_len == id.len &&
-                              memcmp(acc->id, id.ptr, id.len) == 0,
+                              memcmp(churn__acc_id(acc), id.ptr, id.len) == 0,
                           "%s step %d: upsert returned another account",
                           c->name, step);
             acc->last_ms = now;

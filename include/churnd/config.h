@@ -137,8 +137,12 @@ struct churn_config {
     double drop_min_expected;    /* rule.engagement_drop.min_expected */
     double drop_z;               /* rule.engagement_drop.z */
     double drop_min_dispersion;  /* rule.engagement_drop.min_dispersion */
-    double drop_trend_z;         /* rule.engagement_drop.trend_z */
-    double drop_trend_ratio;     /* rule.engagement_drop.trend_ratio */
+    int64_t drop_window_ms;      /* rule.engagement_drop.window */
+    int64_t drop_long_window_ms; /* rule.engagement_drop.long_window */
+    int64_t drop_min_reference_ms; /* rule.engagement_drop.min_reference */
+    double drop_usage_z;           /* rule.engagement_drop.usage_z */
+    double drop_feedback_weight;   /* rule.engagement_drop.feedback_weight */
+    double drop_feature_weight;    /* rule.engagement_drop.feature_weight */
     int64_t inactivity_after_ms; /* rule.inactivity.after */
     double inactivity_max_gap_p; /* rule.inactivity.max_gap_probability */
     uint32_t failure_streak;     /* rule.payment_failure_streak.failures */
@@ -152,6 +156,8 @@ struct churn_config {
     char key_features[CHURN_MAX_KEY_FEATURES][CHURN_NAME_MAX];
     size_t key_feature_cnt;         /* rule.feature_abandonment.features */
     int64_t abandon_after_ms;       /* rule.feature_abandonment.unused */
+    double abandon_max_activity;    /* rule.feature_abandonment.max_activity */
+    double abandon_z;               /* rule.feature_abandonment.z */
     int32_t detractor_nps_max;      /* rule.detractor_feedback.nps_max */
     double detractor_sentiment_max; /* rule.detractor_feedback.sentiment_max */
     double detractor_max_activity;  /* rule.detractor_feedback.max_activity */

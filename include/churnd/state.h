@@ -37,7 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CHURN_STATE_VERSION 2
+#define CHURN_STATE_VERSION 3
 
 /* Receives one record; value is NULL for a removed account. key and value
  * are valid only during the call. A non-OK return stops the export. */

@@ -218,23 +218,32 @@ static const struct key_desc keys[] = {
         "baseline window before the recent one; a multiple of window.bucket"),
 
     RULE(CHURN_RULE_ENGAGEMENT_DROP, "engagement_drop", "warning", "7d"),
+    DUR("rule.engagement_drop.window", drop_window_ms, MS_DAY, 28 * MS_DAY,
+        "14d", "the window judged against the account's own reference"),
+    DUR("rule.engagement_drop.long_window", drop_long_window_ms, 0,
+        28 * MS_DAY, "21d",
+        "a second, longer window judged the same way; 0 = off"),
+    DUR("rule.engagement_drop.min_reference", drop_min_reference_ms, 7 * MS_DAY,
+        365 * MS_DAY, "28d",
+        "observed days before the window needed for a reference"),
     DEC("rule.engagement_drop.ratio", drop_ratio, 0, 1, "0.5",
-        "fire when recent activity is at most this share of the expected"),
+        "fire only when the window is at most this share of the expected"),
     DEC("rule.engagement_drop.resolve_ratio", drop_resolve_ratio, 0, 2, "0.75",
-        "resolve when recent activity is back above this share"),
+        "resolve when the window is back above this share"),
     DEC("rule.engagement_drop.min_expected", drop_min_expected, 0, 1000000,
-        "14", "expected recent count needed before a drop is judged"),
-    DEC("rule.engagement_drop.z", drop_z, 0, 10, "3",
-        "how many standard deviations below expected a drop must be"),
+        "7", "expected window count needed before a drop is judged"),
+    DEC("rule.engagement_drop.z", drop_z, 0, 20, "3",
+        "evidence needed: the count test's z plus the corroboration weights"),
+    DEC("rule.engagement_drop.usage_z", drop_usage_z, 0, 20, "1.5",
+        "... of which the count test alone must reach this"),
+    DEC("rule.engagement_drop.feedback_weight", drop_feedback_weight, 0, 10,
+        "1", "evidence added by a detractor response inside the window"),
+    DEC("rule.engagement_drop.feature_weight", drop_feature_weight, 0, 10, "1",
+        "evidence added by a key feature, used regularly before, unused for "
+        "rule.feature_abandonment.unused"),
     DEC("rule.engagement_drop.min_dispersion", drop_min_dispersion, 1, 100,
         "3", "floor on the count's variance-to-mean ratio (events come in "
         "bursts per visit)"),
-    DEC("rule.engagement_drop.trend_z", drop_trend_z, 0, 10, "4",
-        "also fire on a decline over the whole window this many standard "
-        "deviations strong (0 = off)"),
-    DEC("rule.engagement_drop.trend_ratio", drop_trend_ratio, 0, 1, "0.4",
-        "... when the fitted level fell to at most this share of where it "
-        "started"),
     RULE(CHURN_RULE_INACTIVITY, "inactivity", "warning", "7d"),
     DUR("rule.inactivity.after", inactivity_after_ms, MS_HOUR, 365 * MS_DAY,
         "10d", "fire after this long without usage (event time)"),
@@ -270,6 +279,13 @@ static const struct key_desc keys[] = {
          "key features to watch, comma-separated; empty = rule idle"),
     DUR("rule.feature_abandonment.unused", abandon_after_ms, MS_DAY,
         365 * MS_DAY, "14d", "fire when a key feature is unused this long"),
+    DEC("rule.feature_abandonment.max_activity", abandon_max_activity, 0,
+        1000, "0.8",
+        "... once an engagement_drop window is at most this share of the "
+        "account's reference"),
+    DEC("rule.feature_abandonment.z", abandon_z, 0, 20, "2.5",
+        "... and that window's count test is at least z below it; 0 = the "
+        "unused feature alone fires"),
     RULE(CHURN_RULE_DETRACTOR_FEEDBACK, "detractor_feedback", "warning", "7d"),
     INT("rule.detractor_feedback.nps_max", detractor_nps_max, 0, 10, "6",
         "an NPS score at or below this fires"),
@@ -277,11 +293,11 @@ static const struct key_desc keys[] = {
         1, "-0.5", "a ticket sentiment at or below this fires"),
     DEC("rule.detractor_feedback.max_activity", detractor_max_activity, 0,
         1000, "0.8",
-        "... once the account's last week is at most this share of its "
-        "baseline, or its trend falls to this share"),
-    DEC("rule.detractor_feedback.z", detractor_z, 0, 10, "2.5",
-        "... and that week's count test (or the trend's score test) is at "
-        "most -z; 0 = any weak week"),
+        "... once an engagement_drop window is at most this share of the "
+        "account's reference"),
+    DEC("rule.detractor_feedback.z", detractor_z, 0, 20, "2.5",
+        "... and that window's count test is at least z below it; 0 = any "
+        "weak window"),
     DUR("rule.detractor_feedback.within", detractor_within_ms, 0,
         90 * MS_DAY, "14d",
         "a detractor response waits this long for weak usage to fire"),
@@ -1744,6 +1760,32 @@ enum churn_err churn_config_validate(const struct churn_config *cfg,
                        "above rule.engagement_drop.ratio", b);
     }
     fmt_duration(cfg->window_bucket_ms, b, sizeof(b));
+    {
+        const struct {
+            const char *key;
+            int64_t ms;
+        } mult[] = {
+            { "rule.engagement_drop.window", cfg->drop_window_ms },
+            { "rule.engagement_drop.long_window", cfg->drop_long_window_ms },
+            { "rule.engagement_drop.min_reference",
+              cfg->drop_min_reference_ms },
+        };
+        for (size_t i = 0; i < sizeof(mult) / sizeof(mult[0]); i++) {
+            if (mult[i].ms % cfg->window_bucket_ms != 0) {
+                fmt_duration(mult[i].ms, a, sizeof(a));
+                return invalid(err, mult[i].key, a,
+                               "a multiple of window.bucket", b);
+            }
+        }
+    }
+    if (cfg->drop_long_window_ms != 0 &&
+        cfg->drop_long_window_ms <= cfg->drop_window_ms) {
+        char w[32];
+        fmt_duration(cfg->drop_long_window_ms, a, sizeof(a));
+        fmt_duration(cfg->drop_window_ms, w, sizeof(w));
+        return invalid(err, "rule.engagement_drop.long_window", a,
+                       "0 or above rule.engagement_drop.window", w);
+    }
     if (cfg->score_recent_ms % cfg->window_bucket_ms != 0) {
         fmt_duration(cfg->score_recent_ms, a, sizeof(a));
         return invalid(err, "score.recent", a, "a multiple of window.bucket",
@@ -1762,6 +1804,19 @@ enum churn_err churn_config_validate(const struct churn_config *cfg,
         fmt_duration(need, b, sizeof(b));
         return invalid(err, "window.bucket * window.buckets", a,
                        "at least score.recent + score.baseline", b);
+    }
+    /* the longest engagement_drop window leaves a bucket of the ring
+     * before it (the rest of its reference can be folded weeks) */
+    need = (cfg->drop_long_window_ms > cfg->drop_window_ms
+                ? cfg->drop_long_window_ms
+                : cfg->drop_window_ms) +
+           cfg->window_bucket_ms;
+    if (span < need) {
+        fmt_duration(need, b, sizeof(b));
+        return invalid(err, "window.bucket * window.buckets", a,
+                       "at least the longest rule.engagement_drop window + "
+                       "window.bucket",
+                       b);
     }
     /* Implied by today's ranges (7d < 1d + 7d); kept should they change. */
     if (cfg->input_allowed_lateness_ms >= span) {

@@ -48,27 +48,89 @@ double churn__inactivity_gap_p(const struct churn__figures *f)
     return pow(1 - p, f->days_since_usage);
 }
 
-/* engagement_drop's two tests (DESIGN §7, README "Rules") */
-static bool is_drop(const struct churn_config *c,
-                    const struct churn__figures *f)
+/* A detractor response (NPS at most nps_max, or a ticket at most
+ * sentiment_max) came within `within_ms` before at_ms, and no better NPS came
+ * since. */
+static bool detractor_within(const struct churn_config *c,
+                             const struct churn__account *acc,
+                             int64_t at_ms,
+                             int64_t within_ms)
 {
-    return !f->insufficient && f->expected >= c->drop_min_expected &&
-           f->ratio <= c->drop_ratio && f->z <= -c->drop_z;
+    bool nps = acc->nps >= 0 && acc->nps <= c->detractor_nps_max;
+    bool ticket =
+        acc->sentiment_milli <= (int)lround(c->detractor_sentiment_max * 1000);
+
+    return acc->feedback_ms != INT64_MIN && at_ms - acc->feedback_ms <= within_ms &&
+           (nps || ticket);
 }
 
-static bool has_trend(const struct churn_config *c,
-                      const struct churn__figures *f)
+/* A key feature used regularly before is unused for the abandonment span. */
+static bool key_gone(const struct churn_config *c,
+                     const struct churn__figures *f)
 {
-    return c->drop_trend_z > 0 && f->trend_n > 0;
+    uint16_t mask = (uint16_t)((1u << c->key_feature_cnt) - 1);
+
+    return (f->key_regular & mask & ~f->key_used_lately) != 0;
 }
 
-static bool is_decline(const struct churn_config *c,
-                       const struct churn__figures *f)
+/*
+ * engagement_drop's evidence for one window (DESIGN §7, README "Rules"): the
+ * count test's z, plus a weight for each corroborating fact: a detractor
+ * response inside the window, a key feature abandoned. Usage that sank by
+ * chance rarely comes with either; a customer who is leaving often sends
+ * both. The window fires when it is at most `ratio` of the expected, its z
+ * reaches usage_z on its own, and the sum reaches z.
+ */
+struct drop_eval {
+    int win;       /* the window judged, -1: none can be */
+    bool feedback; /* a detractor response inside it */
+    bool feature;  /* a key feature abandoned */
+    double score;  /* z + the weights */
+    bool fires;
+};
+
+static struct drop_eval drop_window(const struct churn_engine *eng,
+                                    const struct churn__account *acc,
+                                    const struct churn__figures *f,
+                                    int64_t at_ms,
+                                    int i)
 {
-    return !f->insufficient && has_trend(c, f) &&
-           f->trend_start * f->recent_n >= c->drop_min_expected &&
-           f->trend_ratio <= c->drop_trend_ratio &&
-           f->trend_z <= -c->drop_trend_z;
+    const struct churn_config *c = &eng->cfg;
+    const struct churn__drop *d = &f->drop[i];
+    struct drop_eval e = { i, false, false, 0, false };
+
+    e.feedback = c->drop_feedback_weight > 0 &&
+                 detractor_within(c, acc, at_ms,
+                                  (int64_t)d->n * c->window_bucket_ms);
+    e.feature = c->drop_feature_weight > 0 && key_gone(c, f);
+    e.score = d->z + (e.feedback ? c->drop_feedback_weight : 0) +
+              (e.feature ? c->drop_feature_weight : 0);
+    e.fires = d->ok && d->expected >= c->drop_min_expected &&
+              d->ratio <= c->drop_ratio && d->z >= c->drop_usage_z &&
+              e.score >= c->drop_z;
+    return e;
+}
+
+/* The window that fires with the most evidence; else the first window
+ * that can be judged (its figures explain a resolve); else win -1. */
+static struct drop_eval drop_eval(const struct churn_engine *eng,
+                                  const struct churn__account *acc,
+                                  const struct churn__figures *f,
+                                  int64_t at_ms)
+{
+    struct drop_eval best = { -1, false, false, 0, false };
+
+    for (int i = 0; i < 2; i++) {
+        struct drop_eval e;
+        if (!f->drop[i].ok) {
+            continue;
+        }
+        e = drop_window(eng, acc, f, at_ms, i);
+        if (best.win < 0 || (e.fires && (!best.fires || e.score > best.score))) {
+            best = e;
+        }
+    }
+    return best;
 }
 
 /* A detractor response is pending: the last NPS or ticket was one, it came
@@ -77,48 +139,36 @@ static bool detractor_pending(const struct churn_config *c,
                               const struct churn__account *acc,
                               int64_t at_ms)
 {
-    bool nps = acc->nps >= 0 && acc->nps <= c->detractor_nps_max;
-    bool ticket =
-        acc->sentiment_milli <= (int)lround(c->detractor_sentiment_max * 1000);
-
-    return acc->feedback_ms != INT64_MIN &&
-           at_ms - acc->feedback_ms <= c->detractor_within_ms &&
-           (nps || ticket);
+    return detractor_within(c, acc, at_ms, c->detractor_within_ms);
 }
 
 /*
- * A detractor response is weak evidence on its own: satisfied accounts give
- * one NPS answer in seven or so at 0-6, and an angry ticket now and then.
- * It pages only together with usage evidence from the account's own
- * history, at a lower bar than engagement_drop needs alone (a likelihood
- * ratio for the response lowers the z the usage must reach): the last week
- * at most max_activity of the baseline with its count test at z or below,
- * or the whole-window trend falling to max_activity with its score test at
- * z or below. Without a baseline there is no history to weigh the
- * response against, and it keeps waiting.
+ * Weak facts (a detractor response, an unused key feature) page only
+ * together with usage evidence from the account's own history: an
+ * engagement_drop window at most max_activity of the reference with its
+ * count test at least z below it, a lower bar than engagement_drop needs
+ * alone. Satisfied accounts give one NPS answer in seven or so at 0-6, and
+ * a sparse account leaves a feature unused for two weeks now and then.
+ * Without a reference there is no history to weigh the fact against. z 0:
+ * any window at most max_activity. Returns the window, or -1.
  */
-static bool detractor_drop(const struct churn_config *c,
-                           const struct churn__figures *f)
+static int usage_weak(const struct churn__figures *f,
+                      double max_activity,
+                      double z)
 {
-    return f->ratio <= c->detractor_max_activity &&
-           (c->detractor_z <= 0 || f->z <= -c->detractor_z);
-}
-
-static bool detractor_trend(const struct churn_config *c,
-                            const struct churn__figures *f)
-{
-    return c->detractor_z > 0 && f->trend_n > 0 &&
-           f->trend_ratio <= c->detractor_max_activity &&
-           f->trend_z <= -c->detractor_z;
-}
-
-static bool detractor_weak(const struct churn_config *c,
-                           const struct churn__figures *f)
-{
-    if (f->insufficient || f->expected <= 0) {
-        return false;
+    for (int i = 0; i < 2; i++) {
+        const struct churn__drop *d = &f->drop[i];
+        if (d->ok && d->ratio <= max_activity && (z <= 0 || d->z >= z)) {
+            return i;
+        }
     }
-    return detractor_drop(c, f) || detractor_trend(c, f);
+    return -1;
+}
+
+static int detractor_weak(const struct churn_config *c,
+                          const struct churn__figures *f)
+{
+    return usage_weak(f, c->detractor_max_activity, c->detractor_z);
 }
 
 void churn__detractor_judge(struct churn_engine *eng,
@@ -137,7 +187,7 @@ void churn__detractor_judge(struct churn_engine *eng,
         churn__figures_compute(eng, acc, churn__bucket_of(eng, at_ms), &own);
         f = &own;
     }
-    if (detractor_weak(c, f)) {
+    if (detractor_weak(c, f) >= 0) {
         churn__alert_fire(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, at_ms, f);
     }
 }
@@ -173,7 +223,7 @@ static uint64_t alert_id(const struct churn__account *acc,
     const char *name = churn_rule_name(rule);
     size_t n = 0, nl = strlen(name);
 
-    memcpy(buf, acc->id, acc->id_len);
+    memcpy(buf, churn__acc_id(acc), acc->id_len);
     n += acc->id_len;
     buf[n++] = 0;
     memcpy(buf + n, name, nl);
@@ -244,7 +294,7 @@ static void emit(struct churn_engine *eng,
     if (o == NULL) {
         return;
     }
-    k = churn__outq_copy(q, acc->id, acc->id_len);
+    k = churn__outq_copy(q, churn__acc_id(acc), acc->id_len);
     v = churn__outq_copy(q, eng->jw.p, eng->jw.len);
     if (k == NULL || v == NULL) {
         q->cnt--;
@@ -305,47 +355,40 @@ static void write_evidence(struct churn_engine *eng,
 
     churn__jw_open(w, "evidence");
     switch (rule) {
-    case CHURN_RULE_ENGAGEMENT_DROP:
-        churn__jw_int(w, "recent_days", f->recent_n);
-        churn__jw_num(w, "recent_events", f->recent_events, 0);
-        churn__jw_int(w, "baseline_days", f->base_avail);
-        churn__jw_num(w, "baseline_daily_mean", f->base_daily_mean, 3);
-        churn__jw_num(w, "expected_recent", f->expected, 2);
-        churn__jw_num(w, "ratio", f->ratio, 3);
-        churn__jw_num(w, "dispersion", f->dispersion, 3);
-        churn__jw_num(w, "z", f->z, 2);
+    case CHURN_RULE_ENGAGEMENT_DROP: {
+        struct drop_eval e = drop_eval(eng, acc, f, at_ms);
+        const struct churn__drop *d = &f->drop[e.win < 0 ? 0 : e.win];
+        churn__jw_int(w, "window_days", d->n);
+        churn__jw_num(w, "window_events", d->events, 0);
+        churn__jw_int(w, "reference_days", d->ref_days);
+        churn__jw_int(w, "reference_weeks_folded", d->ref_weeks);
+        churn__jw_num(w, "reference_daily_mean", d->ref_daily, 3);
+        churn__jw_num(w, "expected", d->expected, 2);
+        churn__jw_num(w, "ratio", d->ratio, 3);
+        churn__jw_num(w, "dispersion", d->dispersion, 3);
+        churn__jw_num(w, "z", -d->z, 2);
+        churn__jw_bool(w, "detractor_feedback", e.feedback);
+        churn__jw_num(w, "feedback_weight", c->drop_feedback_weight, 2);
+        churn__jw_bool(w, "key_feature_unused", e.feature);
+        churn__jw_num(w, "feature_weight", c->drop_feature_weight, 2);
+        churn__jw_num(w, "evidence", e.score, 2);
+        churn__jw_num(w, "threshold_evidence", c->drop_z, 2);
+        churn__jw_num(w, "threshold_z", -c->drop_usage_z, 2);
         churn__jw_num(w, "threshold_ratio", c->drop_ratio, 3);
-        churn__jw_num(w, "threshold_z", -c->drop_z, 2);
         churn__jw_num(w, "resolve_ratio", c->drop_resolve_ratio, 3);
         churn__jw_num(w, "min_expected", c->drop_min_expected, 2);
-        churn__jw_cstr(w, "test",
-                       is_drop(c, f)
-                           ? (is_decline(c, f) ? "drop+trend" : "drop")
-                           : (is_decline(c, f) ? "trend" : "none"));
-        churn__jw_int(w, "trend_days", f->trend_n);
-        churn__jw_num(w, "trend_start_daily", f->trend_start, 3);
-        churn__jw_num(w, "trend_end_daily", f->trend_end, 3);
-        churn__jw_num(w, "trend_ratio", f->trend_ratio, 3);
-        churn__jw_num(w, "trend_dispersion", f->trend_dispersion, 3);
-        churn__jw_num(w, "trend_z", f->trend_z, 2);
-        churn__jw_num(w, "threshold_trend_ratio", c->drop_trend_ratio, 3);
-        churn__jw_num(w, "threshold_trend_z", -c->drop_trend_z, 2);
-        if (!is_drop(c, f) && is_decline(c, f)) {
-            snprintf(sum, sum_len,
-                     "usage declining for %u days: fitted %.1f -> %.1f "
-                     "events/day (%.0f%%, z %.1f); last %u days %.0f%% of "
-                     "baseline",
-                     f->trend_n, f->trend_start, f->trend_end,
-                     100 * f->trend_ratio, f->trend_z, f->recent_n,
-                     100 * f->ratio);
-        } else {
-            snprintf(sum, sum_len,
-                     "usage fell to %.0f%% of baseline: %.0f events in %u "
-                     "days vs %.1f expected (z %.1f)",
-                     100 * f->ratio, f->recent_events, f->recent_n, f->expected,
-                     f->z);
-        }
+        snprintf(sum, sum_len,
+                 "usage fell to %.0f%% of the account's reference: %.0f "
+                 "events in %u days vs %.1f expected (z %.1f)%s%s%s; "
+                 "evidence %.2f",
+                 100 * d->ratio, d->events, d->n, d->expected, -d->z,
+                 e.feedback || e.feature ? ", with " : "",
+                 e.feedback ? (e.feature ? "a detractor response and "
+                                         : "a detractor response")
+                            : "",
+                 e.feature ? "a key feature abandoned" : "", e.score);
         break;
+    }
     case CHURN_RULE_INACTIVITY:
         churn__jw_int(w, "days_inactive", f->days_since_usage);
         churn__jw_int(w, "threshold_days",
@@ -458,7 +501,7 @@ static void write_evidence(struct churn_engine *eng,
         sum[0] = '\0';
         churn__jw_arr_open(w, "features");
         for (size_t i = 0, n = 0; i < c->key_feature_cnt; i++) {
-            if (!((f->key_used_base >> i) & 1) ||
+            if (!((f->key_regular >> i) & 1) ||
                 ((f->key_used_lately >> i) & 1)) {
                 continue;
             }
@@ -471,6 +514,17 @@ static void write_evidence(struct churn_engine *eng,
         }
         churn__jw_arr_close(w);
         churn__jw_int(w, "unused_days", c->abandon_after_ms / bucket_days);
+        {
+            int i = usage_weak(f, c->abandon_max_activity, c->abandon_z);
+            const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
+            churn__jw_int(w, "window_days", d->n);
+            churn__jw_num(w, "window_events", d->events, 0);
+            churn__jw_num(w, "expected", d->expected, 2);
+            churn__jw_num(w, "activity_ratio", d->ratio, 3);
+            churn__jw_num(w, "z", -d->z, 2);
+            churn__jw_num(w, "max_activity", c->abandon_max_activity, 3);
+            churn__jw_num(w, "threshold_z", -c->abandon_z, 2);
+        }
         if (len < sum_len) {
             snprintf(sum + len, sum_len - len, " unused for %lld days",
                      (long long)(c->abandon_after_ms / bucket_days));
@@ -488,17 +542,14 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_num(w, "sentiment_max", c->detractor_sentiment_max, 3);
         churn__jw_time(w, "feedback_at", acc->feedback_ms);
         if (f != NULL) {
-            churn__jw_bool(w, "insufficient_history", f->insufficient);
-            churn__jw_num(w, "activity_ratio", f->ratio, 3);
-            churn__jw_num(w, "recent_events", f->recent_events, 0);
-            churn__jw_num(w, "expected_recent", f->expected, 2);
-            churn__jw_num(w, "z", f->z, 2);
-            churn__jw_num(w, "trend_ratio", f->trend_ratio, 3);
-            churn__jw_num(w, "trend_z", f->trend_z, 2);
-            churn__jw_cstr(w, "usage_test",
-                           detractor_drop(c, f)
-                               ? "drop"
-                               : (detractor_trend(c, f) ? "trend" : "none"));
+            int i = detractor_weak(c, f);
+            const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
+            churn__jw_bool(w, "insufficient_history", !d->ok);
+            churn__jw_int(w, "window_days", d->n);
+            churn__jw_num(w, "window_events", d->events, 0);
+            churn__jw_num(w, "expected", d->expected, 2);
+            churn__jw_num(w, "activity_ratio", d->ratio, 3);
+            churn__jw_num(w, "z", -d->z, 2);
         }
         churn__jw_num(w, "max_activity", c->detractor_max_activity, 3);
         churn__jw_num(w, "threshold_z", -c->detractor_z, 2);
@@ -566,7 +617,7 @@ static void write_alert(struct churn_engine *eng,
     churn__jw_cstr(w, "status", firing ? "firing" : "resolved");
     churn__jw_cstr(w, "severity",
                    churn_severity_name(eng->cfg.rules[rule].severity));
-    churn__jw_str(w, "account_id", (struct churn_str){ acc->id, acc->id_len });
+    churn__jw_str(w, "account_id", (struct churn_str){ churn__acc_id(acc), acc->id_len });
     churn__jw_time(w, "since", since_ms);
     churn__jw_time(w, "event_time", at_ms);
     write_context(eng, acc);
@@ -665,12 +716,14 @@ void churn__detect_boundary(struct churn_engine *eng,
     bool usage_silent = paused || canceling;
     bool fire, clear;
 
-    /* engagement_drop: a count test of the recent window against the
-     * account's own baseline, or a decline over the whole window */
-    fire = is_drop(c, f) || is_decline(c, f);
-    clear = !f->insufficient
-                ? f->ratio >= c->drop_resolve_ratio && !is_decline(c, f)
-                : paused;
+    /* engagement_drop: count tests of the last weeks against the account's
+     * own long reference, corroborated by feedback and key features */
+    {
+        struct drop_eval e = drop_eval(eng, acc, f, at_ms);
+        fire = e.fires;
+        clear = f->drop[0].ok ? f->drop[0].ratio >= c->drop_resolve_ratio
+                              : paused;
+    }
     rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear,
               usage_silent || after_pause, at_ms, f, "cleared");
 
@@ -710,11 +763,13 @@ void churn__detect_boundary(struct churn_engine *eng,
     rule_step(eng, acc, CHURN_RULE_TRIAL_LOW_ACTIVATION, fire, clear, paused,
               at_ms, f, "cleared");
 
-    /* feature_abandonment: a key feature used in the baseline, unused since */
+    /* feature_abandonment: a key feature used regularly, unused since, with
+     * usage evidence (usage_weak) */
     if (c->key_feature_cnt > 0) {
-        uint16_t mask = (uint16_t)((1u << c->key_feature_cnt) - 1);
-        fire = (f->key_used_base & mask & ~f->key_used_lately) != 0;
-        clear = !fire;
+        clear = !key_gone(c, f);
+        fire = !clear &&
+               (c->abandon_z <= 0 ||
+                usage_weak(f, c->abandon_max_activity, c->abandon_z) >= 0);
         rule_step(eng, acc, CHURN_RULE_FEATURE_ABANDONMENT, fire, clear,
                   usage_silent || after_pause, at_ms, f, "cleared");
     }
@@ -789,7 +844,7 @@ void churn__signal_maybe(struct churn_engine *eng,
     }
     churn__jw_reset(w);
     churn__jw_open(w, NULL);
-    churn__jw_str(w, "account_id", (struct churn_str){ acc->id, acc->id_len });
+    churn__jw_str(w, "account_id", (struct churn_str){ churn__acc_id(acc), acc->id_len });
     churn__jw_time(w, "event_time", at_ms);
     churn__jw_num(w, "health", f->health, 1);
     churn__jw_cstr(w, "band", churn__band_name(f->band));

@@ -418,6 +418,10 @@ struct churn_engine *churn_engine_new(const struct churn_config *cfg,
                     (uint32_t)((cfg->input_allowed_lateness_ms +
                                 cfg->window_bucket_ms - 1) /
                                cfg->window_bucket_ms);
+    eng->week_n = (uint32_t)(7 * CHURN__DAY_MS / cfg->window_bucket_ms);
+    if (eng->week_n == 0) {
+        eng->week_n = 1;
+    }
     eng->max_ts = INT64_MIN;
     eng->evaluated = INT32_MIN;
     eng->stats.watermark_ms = INT64_MIN;
@@ -651,7 +655,7 @@ static void apply_usage(struct churn_engine *eng,
         (int64_t)acc->head_bucket - b >= (int64_t)eng->ring_len) {
         return;
     }
-    s = churn__ring_touch(acc, eng->ring_len, b);
+    s = churn__ring_touch(acc, eng->ring_len, eng->week_n, b);
 
     v.events[s] = sat_add32(v.events[s], 1);
     if (ev->has & CHURN_F_USER_ID) {

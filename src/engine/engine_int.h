@@ -58,6 +58,28 @@ struct churn__heap {
     struct churn__pending_chunk *tail; /* being appended to; may be NULL */
 };
 
+/*
+ * engagement_drop's count test of one window: the last n buckets against the
+ * account's reference, every observed bucket before them (those still in
+ * the ring plus the folded weeks, see window.c). The window's events are
+ * compared with the reference daily mean x n under quasi-Poisson counts,
+ * phi pooled from the weekday-adjusted ring days and the folded weekly
+ * counts: z = (E - R) / sqrt(phi E (1 + n / reference_days)), positive
+ * below the expected.
+ */
+struct churn__drop {
+    bool ok;              /* enough reference and no pause in the window */
+    uint32_t n;           /* window buckets */
+    double events;        /* R */
+    uint32_t ref_days;    /* observed buckets in the reference */
+    uint32_t ref_weeks;   /* ... of which folded weeks */
+    double ref_daily;     /* reference daily mean */
+    double expected;      /* E */
+    double ratio;         /* R / E */
+    double dispersion;    /* phi, floored */
+    double z;             /* the deficit in standard deviations */
+};
+
 /* The figures behind an account's scores at one boundary. */
 struct churn__figures {
     int32_t boundary;  /* first incomplete bucket */
@@ -70,14 +92,10 @@ struct churn__figures {
     double ratio;           /* R / E */
     double dispersion;      /* phi */
     double z;               /* (R - E) / sqrt(phi E) */
-    /* trend over the whole window (recent + baseline): a weekday-adjusted
-     * least-squares slope of the daily counts and its score test */
-    uint32_t trend_n;        /* days in the fit; 0: too few */
-    double trend_start;      /* fitted daily level on the first day */
-    double trend_end;        /* ... on the last day, at least 0 */
-    double trend_ratio;      /* trend_end / trend_start */
-    double trend_dispersion; /* phi around the fit, floored */
-    double trend_z;          /* slope score / its standard deviation */
+    /* engagement_drop's count tests: [0] rule.engagement_drop.window,
+     * [1] its long_window (see struct churn__drop) */
+    struct churn__drop drop[2];
+    uint16_t key_regular; /* key feature bits used on >= 3 reference days */
     /* without a baseline or while trialing: activity since the first event
      * (at most the whole window) against the plan's cohort, per seat */
     uint32_t plan_days;   /* completed buckets since the first event */
@@ -139,6 +157,7 @@ struct churn_engine {
     struct churn__jw jw;
     struct churn_engine_stats stats;
     uint32_t ring_len;
+    uint32_t week_n; /* buckets in 7 days, at least 1 */
     int64_t max_ts;
     int32_t evaluated; /* last boundary evaluated; INT32_MIN: none */
     uint64_t seq;

@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define CHURN__DAY_MS 86400000LL
 
@@ -86,8 +87,7 @@ struct churn__intern {
  * again (cool-down). `firing` in the account says which meaning applies.
  */
 struct churn__account {
-    char *id; /* id_len bytes, not NUL-terminated: id_inline or the heap */
-    uint8_t id_len;
+    uint8_t id_len; /* the id: churn__acc_id() */
     uint8_t status;      /* enum churn__status */
     uint8_t fail_streak; /* failed payments since the last success */
     uint8_t flags;       /* enum churn__acct_flag */
@@ -118,6 +118,10 @@ struct churn__account {
     int32_t prev_seats;    /* before the last downgrade */
     uint32_t geo_cur_rel;  /* geo_cur's time - period start + 1; 0 older */
     uint32_t geo_next_rel; /* geo_next's time - period end + 1; 0 none */
+    /* Weeks that left the ring, as engagement_drop's long reference
+     * (window.c): EWMA over at most CHURN__FOLD_WEEKS of the weekly event
+     * count and of its square. */
+    float fold_mean;
     int64_t first_ms;
     int64_t last_ms; /* newest event time (idle eviction) */
     int64_t geo_ms;  /* event time of the country we keep */
@@ -130,9 +134,28 @@ struct churn__account {
     int64_t chargeback_ms;
     int64_t fail_ms; /* first failure of the current streak */
     int64_t rule_time[CHURN_RULE__COUNT];
-    char id_inline[CHURN__ID_INLINE]; /* the id when it fits */
+    /* the id when it fits, else a pointer to its heap copy */
+    char id_inline[CHURN__ID_INLINE];
+    float fold_sq;
+    uint8_t fold_weeks; /* weeks in fold_mean, at most CHURN__FOLD_WEEKS */
     unsigned char ring[]; /* see churn__ring_* */
 };
+
+/* The weight cap of the folded weeks: the reference forgets with a time
+ * constant of about this many weeks. */
+#define CHURN__FOLD_WEEKS 8u
+
+/* The account's id (id_len bytes, not NUL-terminated). */
+static inline const char *churn__acc_id(const struct churn__account *acc)
+{
+    const char *p;
+
+    if (acc->id_len <= CHURN__ID_INLINE) {
+        return acc->id_inline;
+    }
+    memcpy(&p, acc->id_inline, sizeof(p));
+    return p;
+}
 
 /* Column layout of the ring, per bucket: events u32, api_calls u32,
  * users bitmap u32, features bitmap u16, logins u16, session minutes u16. */
@@ -228,10 +251,19 @@ uint64_t churn__hash(const void *p, size_t len);
 
 struct churn__ring_view churn__ring(struct churn__account *acc,
                                     uint32_t ring_len);
-/* Makes bucket b current (clearing slots that roll over); b must be
- * > head - ring_len. Returns the slot of b. */
-uint32_t
-churn__ring_touch(struct churn__account *acc, uint32_t ring_len, int32_t b);
+/* Makes bucket b current (clearing slots that roll over, after folding the
+ * weeks of `unit` buckets that leave into fold_*); b must be > head -
+ * ring_len. Returns the slot of b. */
+uint32_t churn__ring_touch(struct churn__account *acc,
+                           uint32_t ring_len,
+                           uint32_t unit,
+                           int32_t b);
+/* The oldest bucket of the ring not yet folded (nor skipped) into fold_*,
+ * at least first_bucket; INT32_MAX without a ring. Buckets from here to
+ * the head plus the folded weeks are the whole observed history. */
+int32_t churn__ring_ref_start(const struct churn__account *acc,
+                              uint32_t ring_len,
+                              uint32_t unit);
 /* Slot of bucket b, or -1 when b is not in the ring (future or rolled
  * off). Inline and division-free: scoring calls it for every bucket. */
 static inline int32_t

@@ -33,16 +33,21 @@ const char *churn__band_name(uint8_t band)
     }
 }
 
-/* Dispersion of the baseline's daily counts around their weekday means
- * (quasi-Poisson phi >= 1): bursty accounts need stronger evidence. */
-static double
-dispersion(const double *x, uint32_t n, uint32_t period, double mean)
+/* Variance-to-mean ratio of daily counts around their weekday means
+ * (quasi-Poisson phi, not floored), with its degrees of freedom in *df (0
+ * when it cannot be estimated). */
+static double weekday_phi(const double *x,
+                          uint32_t n,
+                          uint32_t period,
+                          double mean,
+                          uint32_t *df)
 {
     double gsum[32] = { 0 }, gcnt[32] = { 0 }, ss = 0;
     uint32_t groups = 0;
 
+    *df = 0;
     if (mean <= 0 || n < 2) {
-        return 1;
+        return 0;
     }
     if (period > 32 || n < 2 * period) {
         period = 1;
@@ -60,79 +65,118 @@ dispersion(const double *x, uint32_t n, uint32_t period, double mean)
         ss += d * d;
     }
     if (n <= groups) {
-        return 1;
+        return 0;
     }
-    double phi = ss / (double)(n - groups) / mean;
-    return phi < 1 ? 1 : phi;
+    *df = n - groups;
+    return ss / (double)*df / mean;
+}
+
+/* Dispersion of the baseline's daily counts around their weekday means
+ * (phi >= 1): bursty accounts need stronger evidence. */
+static double
+dispersion(const double *x, uint32_t n, uint32_t period, double mean)
+{
+    uint32_t df;
+    double phi = weekday_phi(x, n, period, mean, &df);
+
+    return df == 0 || phi < 1 ? 1 : phi;
 }
 
 /*
- * Trend over the whole window: x[0..n) are daily counts, oldest first. The
- * model is a mean per weekday plus one common slope (least squares), so a
- * quiet weekend at either end is no trend. The score test of "no slope"
- * under quasi-Poisson counts with the weekday means: Var(sum (t - tw) x) =
- * phi * sum (t - tw)^2 mw, phi from the residuals around the fit (floored,
- * as for the drop test). A gradual decline that the 7-day halving test sees
- * only once its own baseline has sunk shows here weeks earlier.
+ * engagement_drop's count test of the last d->n buckets before B (struct
+ * churn__drop). The reference is every observed bucket before the window:
+ * the folded weeks plus the ring from churn__ring_ref_start, so a decline
+ * that has lasted weeks is measured against where the account was, not
+ * against its own fading baseline. Not judged while a pause overlaps the
+ * window, nor with fewer than min_reference observed days.
  */
-static void trend(struct churn__figures *f,
-                  const double *x,
-                  uint32_t n,
-                  uint32_t period,
-                  double min_dispersion)
+static void drop_test(const struct churn_engine *eng,
+                      const struct churn__account *acc,
+                      const struct churn__ring_view *v,
+                      int32_t boundary,
+                      uint32_t period,
+                      struct churn__drop *d)
 {
-    double gsum[32] = { 0 }, gt[32] = { 0 }, gcnt[32] = { 0 };
-    double sxx = 0, sxy = 0, vxx = 0, ss = 0, total = 0, tbar;
-    uint32_t groups = 0;
+    const struct churn_config *cfg = &eng->cfg;
+    int32_t win = boundary - (int32_t)d->n;
+    int32_t from = churn__ring_ref_start(acc, eng->ring_len, eng->week_n);
+    double x[64], ring_sum = 0, fold_sum;
+    uint32_t rn = 0, df_ring, df_fold = 0;
+    double phi_ring, phi_fold = 0, pooled;
 
-    if (period > 32 || period == 0) {
-        period = 1;
-    }
-    if (n < 2 * period || n < 4) {
+    if (acc->resumed_bucket != INT32_MIN && acc->resumed_bucket >= win) {
         return;
     }
-    for (uint32_t i = 0; i < n; i++) {
-        gsum[i % period] += x[i];
-        gt[i % period] += i;
-        gcnt[i % period] += 1;
-        total += x[i];
+    for (int32_t b = from; b < win && rn < 64; b++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        x[rn] = s < 0 ? 0 : v->events[s];
+        ring_sum += x[rn++];
     }
-    if (total <= 0) {
+    for (int32_t b = win; b < boundary; b++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        d->events += s < 0 ? 0 : v->events[s];
+    }
+    d->ref_weeks = acc->fold_weeks;
+    d->ref_days = rn + d->ref_weeks * eng->week_n;
+    if (d->ref_days == 0 || (int64_t)d->ref_days * cfg->window_bucket_ms <
+                                cfg->drop_min_reference_ms) {
         return;
     }
-    for (uint32_t g = 0; g < period; g++) {
-        groups += gcnt[g] > 0;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t g = i % period;
-        double dt = i - gt[g] / gcnt[g];
-        sxx += dt * dt;
-        sxy += dt * x[i];
-        vxx += dt * dt * gsum[g] / gcnt[g];
-    }
-    if (sxx <= 0 || vxx <= 0 || n <= groups + 1) {
+    fold_sum = (double)acc->fold_mean * d->ref_weeks;
+    d->ref_daily = (ring_sum + fold_sum) / d->ref_days;
+    if (d->ref_daily <= 0) {
         return;
     }
-    double beta = sxy / sxx, mean = total / n;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t g = i % period;
-        double r = x[i] - gsum[g] / gcnt[g] - beta * (i - gt[g] / gcnt[g]);
-        ss += r * r;
+    d->expected = d->ref_daily * d->n;
+    d->ratio = d->events / d->expected;
+    phi_ring = weekday_phi(x, rn, period, rn ? ring_sum / rn : 0, &df_ring);
+    if (d->ref_weeks >= 2 && acc->fold_mean > 0) {
+        double m = acc->fold_mean, var = (double)acc->fold_sq - m * m;
+        /* a week's count has variance phi x its mean */
+        phi_fold = (var < 0 ? 0 : var) * d->ref_weeks / (d->ref_weeks - 1) / m;
+        df_fold = d->ref_weeks - 1u;
     }
-    double phi = ss / (double)(n - groups - 1) / mean;
-    if (phi < min_dispersion) {
-        phi = min_dispersion;
+    pooled = df_ring + df_fold > 0
+                 ? (phi_ring * df_ring + phi_fold * df_fold) /
+                       (df_ring + df_fold)
+                 : 0;
+    d->dispersion =
+        pooled < cfg->drop_min_dispersion ? cfg->drop_min_dispersion : pooled;
+    d->z = (d->expected - d->events) /
+           sqrt(d->dispersion * d->expected * (1 + (double)d->n / d->ref_days));
+    d->ok = true;
+}
+
+/* Key features (their bits) used on at least 3 observed buckets before
+ * the last rule.feature_abandonment.unused: used regularly, not once. */
+static uint16_t key_regular(const struct churn_engine *eng,
+                            const struct churn__account *acc,
+                            const struct churn__ring_view *v,
+                            int32_t boundary)
+{
+    const struct churn_config *cfg = &eng->cfg;
+    int32_t from = churn__ring_ref_start(acc, eng->ring_len, eng->week_n);
+    int32_t to =
+        boundary - (int32_t)(cfg->abandon_after_ms / cfg->window_bucket_ms);
+    uint8_t days[CHURN__FEATURE_BITS] = { 0 };
+    uint16_t out = 0;
+
+    if (cfg->key_feature_cnt == 0) {
+        return 0;
     }
-    tbar = (n - 1) / 2.0;
-    f->trend_n = n;
-    f->trend_start = mean - beta * tbar;
-    f->trend_end = mean + beta * tbar;
-    if (f->trend_end < 0) {
-        f->trend_end = 0;
+    for (int32_t b = from; b < to; b++) {
+        int32_t s = churn__ring_slot(acc, eng->ring_len, b);
+        if (s < 0) {
+            continue;
+        }
+        for (size_t k = 0; k < cfg->key_feature_cnt; k++) {
+            days[k] = (uint8_t)(days[k] + ((v->features[s] >> k & 1u) != 0));
+        }
     }
-    f->trend_ratio = f->trend_start > 0 ? f->trend_end / f->trend_start : 1;
-    f->trend_dispersion = phi;
-    f->trend_z = sxy / sqrt(phi * vxx);
+    for (size_t k = 0; k < cfg->key_feature_cnt; k++) {
+        out |= (uint16_t)(days[k] >= 3 ? 1u << k : 0u);
+    }
+    return out;
 }
 
 /*
@@ -378,24 +422,16 @@ void churn__figures_compute(struct churn_engine *eng,
                                                 : (int32_t)(d < 0 ? 0 : d);
     }
 
-    /* the trend over recent + baseline, from the first event or the last
-     * resume on (a pause is no decline) */
-    {
-        double wx[64];
-        uint32_t wn = 0;
-        int32_t from = boundary - (int32_t)(f->recent_n + f->base_n);
-        if (from < acc->first_bucket) {
-            from = acc->first_bucket;
+    /* engagement_drop's windows against the long reference */
+    f->drop[0].n = (uint32_t)(cfg->drop_window_ms / cfg->window_bucket_ms);
+    f->drop[1].n =
+        (uint32_t)(cfg->drop_long_window_ms / cfg->window_bucket_ms);
+    for (int i = 0; i < 2; i++) {
+        if (f->drop[i].n > 0) {
+            drop_test(eng, acc, &v, boundary, period, &f->drop[i]);
         }
-        if (acc->resumed_bucket != INT32_MIN && from <= acc->resumed_bucket) {
-            from = acc->resumed_bucket + 1;
-        }
-        for (int32_t b = from; b < boundary && wn < 64; b++) {
-            int32_t s = churn__ring_slot(acc, eng->ring_len, b);
-            wx[wn++] = s < 0 ? 0 : v.events[s];
-        }
-        trend(f, wx, wn, period, cfg->drop_min_dispersion);
     }
+    f->key_regular = key_regular(eng, acc, &v, boundary);
 
     /* activity against the account's own baseline, or its plan's cohort */
     f->insufficient = !has_baseline(f->base_avail, f->base_n, f->base_events);

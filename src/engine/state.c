@@ -120,7 +120,8 @@ static const struct field account_fields[] = {
     FI(last_ms),        FI(geo_ms),          FI(mrr),
     FI(prev_mrr),       FI(trial_end_ms),    FI(cancel_at_ms),
     FI(downgrade_ms),   FI(feedback_ms),     FI(chargeback_ms),
-    FI(fail_ms),        FA(rule_time),
+    FI(fail_ms),        FA(rule_time),       FF(fold_mean),
+    FF(fold_sq),        FI(fold_weeks),
 };
 
 #define FIELD_CNT (sizeof(account_fields) / sizeof(account_fields[0]))
@@ -327,6 +328,15 @@ static bool score_ok(float v)
     return v >= 0.0f && v <= 100.0f; /* false for NaN */
 }
 
+/* A weekly event count, or its square, as the fold keeps them: finite and
+ * not negative (false for NaN). */
+static bool fold_ok(const struct churn__account *a)
+{
+    return a->fold_mean >= 0.0f && a->fold_mean <= 3.0e38f &&
+           a->fold_sq >= 0.0f && a->fold_sq <= 3.0e38f &&
+           a->fold_weeks <= CHURN__FOLD_WEEKS;
+}
+
 static bool times_ok(const struct churn__account *a)
 {
     const int64_t t[] = { a->first_ms,     a->last_ms,       a->geo_ms,
@@ -358,7 +368,7 @@ static bool account_valid(const struct churn_engine *eng,
            a->prev_seats <= MAX_SEATS && a->card_exp_ym >= -1 &&
            a->card_exp_ym <= 10000 * 12 && score_ok(a->health) &&
            score_ok(a->signaled_health) && score_ok(a->engagement) &&
-           bucket_ok(eng, a->head_bucket, INT32_MIN) &&
+           fold_ok(a) && bucket_ok(eng, a->head_bucket, INT32_MIN) &&
            bucket_ok(eng, a->first_bucket, INT32_MAX) &&
            bucket_ok(eng, a->resumed_bucket, INT32_MIN) &&
            a->status <= CHURN__ST_EXPIRED && a->band <= CHURN__BAND_NONE &&
@@ -725,7 +735,7 @@ void churn__state_removed(struct churn_engine *eng,
     if (!eng->track_changes) {
         return;
     }
-    removed_add(eng, (struct churn_str){ acc->id, acc->id_len });
+    removed_add(eng, (struct churn_str){ churn__acc_id(acc), acc->id_len });
 }
 
 struct export_ctx {
@@ -754,7 +764,7 @@ static void export_account(void *ctx, struct churn__account *acc)
         x->rc = churn_error_set(x->err, CHURN_ENOMEM, "out of memory");
         return;
     }
-    x->rc = x->fn(x->ctx, (struct churn_str){ acc->id, acc->id_len }, x->w.p,
+    x->rc = x->fn(x->ctx, (struct churn_str){ churn__acc_id(acc), acc->id_len }, x->w.p,
                   x->w.len, x->err);
 }
 

@@ -122,9 +122,22 @@ struct churn__table *churn__table_new(uint32_t ring_len, size_t max_accounts)
 
 static void id_release(struct churn__account *acc)
 {
-    if (acc->id != acc->id_inline) {
-        free(acc->id);
+    if (acc->id_len > CHURN__ID_INLINE) {
+        free((void *)(uintptr_t)churn__acc_id(acc));
     }
+}
+
+/* Stores id in acc: inline when it fits, else in heap (id.len bytes, owned
+ * by the account from here on). */
+static void id_store(struct churn__account *acc, struct churn_str id, char *heap)
+{
+    if (heap != NULL) {
+        memcpy(heap, id.ptr, id.len);
+        memcpy(acc->id_inline, &heap, sizeof(heap));
+    } else {
+        memcpy(acc->id_inline, id.ptr, id.len);
+    }
+    acc->id_len = (uint8_t)id.len;
 }
 
 void churn__table_free(struct churn__table *t)
@@ -190,7 +203,7 @@ static void block_free(struct churn__table *t, uint32_t i1)
 static int id_cmp(const struct churn__account *acc, struct churn_str id)
 {
     size_t n = acc->id_len < id.len ? acc->id_len : id.len;
-    int c = n ? memcmp(acc->id, id.ptr, n) : 0;
+    int c = n ? memcmp(churn__acc_id(acc), id.ptr, n) : 0;
 
     if (c != 0) {
         return c;
@@ -362,7 +375,7 @@ static void remove_at(struct churn__table *t, size_t i)
 
 void churn__table_remove(struct churn__table *t, struct churn__account *acc)
 {
-    struct churn_str id = { acc->id, acc->id_len };
+    struct churn_str id = { churn__acc_id(acc), acc->id_len };
     bool found;
     size_t i = find_slot(t, id, churn__hash(id.ptr, id.len), &found);
 
@@ -415,9 +428,7 @@ static void account_init(struct churn__table *t,
                          int64_t now_ms)
 {
     memset(acc, 0, t->acc_bytes);
-    acc->id = acc->id_inline;
-    memcpy(acc->id, id.ptr, id.len);
-    acc->id_len = (uint8_t)id.len;
+    id_store(acc, id, NULL);
     acc->nps = -1;
     acc->band = CHURN__BAND_NONE;
     acc->signaled_band = CHURN__BAND_NONE;
@@ -494,11 +505,7 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
     }
     acc = block_at(t, i1);
     account_init(t, acc, (struct churn_str){ "", 0 }, now_ms);
-    if (heap_id != NULL) {
-        acc->id = heap_id;
-    }
-    memcpy(acc->id, id.ptr, id.len);
-    acc->id_len = (uint8_t)id.len;
+    id_store(acc, id, heap_id);
     acc->changed = 1;
     t->cnt++;
     *created = true;

@@ -51,9 +51,77 @@ clear_slot(struct churn__account *acc, uint32_t ring_len, uint32_t s)
     v.session_min[s] = 0;
 }
 
-uint32_t
-churn__ring_touch(struct churn__account *acc, uint32_t ring_len, int32_t b)
+static int32_t unit_start(int32_t b, uint32_t unit)
 {
+    int64_t q = (int64_t)b / (int64_t)unit;
+
+    if ((int64_t)b % (int64_t)unit < 0) {
+        q--;
+    }
+    return (int32_t)(q * (int64_t)unit);
+}
+
+static void fold_unit(struct churn__account *acc, double sum)
+{
+    uint8_t n = acc->fold_weeks < CHURN__FOLD_WEEKS
+                    ? (uint8_t)(acc->fold_weeks + 1)
+                    : (uint8_t)CHURN__FOLD_WEEKS;
+    float x = (float)sum;
+
+    acc->fold_mean += (x - acc->fold_mean) / (float)n;
+    acc->fold_sq += (x * x - acc->fold_sq) / (float)n;
+    acc->fold_weeks = n;
+}
+
+/*
+ * Folds the weeks (units of `unit` buckets, aligned on bucket 0) whose first
+ * bucket leaves the ring as the head moves from h to b > h: those starting
+ * in [h - ring_len + 1, b - ring_len]. A week is folded whole, while all of
+ * it is still in the ring (its first bucket is the oldest); weeks that
+ * began before the account's first bucket are not observations and are
+ * skipped. After 64 weeks of silence the reference is simply zero: a long
+ * gap costs no more than that.
+ */
+static void fold_leaving(struct churn__account *acc,
+                         uint32_t ring_len,
+                         uint32_t unit,
+                         int32_t h,
+                         int32_t b)
+{
+    const uint32_t *events = (const uint32_t *)(const void *)acc->ring;
+    int64_t lo = (int64_t)h - ring_len + 1, hi = (int64_t)b - ring_len;
+    int64_t w = unit_start((int32_t)lo, unit);
+    uint32_t zeros = 0;
+
+    if (w < lo) {
+        w += unit;
+    }
+    if (w < acc->first_bucket) {
+        int64_t k = ((int64_t)acc->first_bucket - w + unit - 1) / unit;
+        w += k * (int64_t)unit;
+    }
+    for (; w <= hi; w += unit) {
+        double sum = 0;
+        for (int64_t x = w; x < w + unit && x <= h; x++) {
+            sum += events[(uint32_t)(((x % ring_len) + ring_len) % ring_len)];
+        }
+        if (sum == 0 && w > h && ++zeros > 64) {
+            acc->fold_mean = acc->fold_sq = 0;
+            acc->fold_weeks = CHURN__FOLD_WEEKS;
+            return;
+        }
+        fold_unit(acc, sum);
+    }
+}
+
+uint32_t churn__ring_touch(struct churn__account *acc,
+                           uint32_t ring_len,
+                           uint32_t unit,
+                           int32_t b)
+{
+    if (acc->head_bucket != INT32_MIN && b > acc->head_bucket) {
+        fold_leaving(acc, ring_len, unit, acc->head_bucket, b);
+    }
     if (acc->head_bucket == INT32_MIN ||
         (int64_t)b - acc->head_bucket >= (int64_t)ring_len) {
         memset(acc->ring, 0, (size_t)ring_len * CHURN__RING_BYTES_PER_BUCKET);
@@ -67,6 +135,23 @@ churn__ring_touch(struct churn__account *acc, uint32_t ring_len, int32_t b)
         acc->head_slot = (uint8_t)slot_of(b, ring_len);
     }
     return slot_of(b, ring_len);
+}
+
+int32_t churn__ring_ref_start(const struct churn__account *acc,
+                              uint32_t ring_len,
+                              uint32_t unit)
+{
+    int64_t lo, s;
+
+    if (acc->head_bucket == INT32_MIN) {
+        return INT32_MAX;
+    }
+    lo = (int64_t)acc->head_bucket - ring_len + 1;
+    s = (int64_t)unit_start((int32_t)(lo - 1), unit) + unit;
+    if (s < acc->first_bucket) {
+        s = acc->first_bucket;
+    }
+    return (int32_t)s;
 }
 
 /* -m ln(zeros / m) by the number of set bits, for m = 32 and m = 16 (a

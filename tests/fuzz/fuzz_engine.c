@@ -82,6 +82,8 @@ static void make_config(struct fuzz_bytes *b, struct churn_config *cfg)
         set(cfg, "window.buckets=64");
         set(cfg, "score.recent=1d");
         set(cfg, "score.baseline=7d");
+        set(cfg, "rule.engagement_drop.window=7d");
+        set(cfg, "rule.engagement_drop.long_window=0");
         break;
     case 2:
         set(cfg, "window.bucket=7d");
