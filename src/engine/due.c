@@ -84,6 +84,9 @@ static bool newest_usage(const struct churn_engine *eng,
  * the account stays due at every boundary):
  *
  * - Settled only when (else due at boundary + 1):
+ *   usage in the ring or folded weeks, with engagement_drop or
+ *     detractor_feedback enabled: none (their count tests judge an idle
+ *     account against a reference that grows every boundary);
  *   trialing: no (plan_activity and the trial rule follow the cohorts,
  *     which move every boundary);
  *   usable baseline: no (base_daily_mean feeds the cohorts and the drop,
@@ -134,8 +137,19 @@ int32_t churn__account_next_due(const struct churn_engine *eng,
         f->recency != 0) {
         return next;
     }
-    used = newest_usage(eng, (struct churn__account *)acc, &newest);
+    used = newest_usage(eng, (struct churn__account *)acc, &newest) ||
+           (acc->fold_weeks > 0 && acc->fold_mean > 0);
+    /* engagement_drop's windows and detractor_feedback's usage test judge
+     * any account with usage in its reference, and their figures move every
+     * boundary (the reference grows) */
+    if (used && (c->rules[CHURN_RULE_ENGAGEMENT_DROP].enabled ||
+                 c->rules[CHURN_RULE_DETRACTOR_FEEDBACK].enabled)) {
+        return next;
+    }
     if (used) {
+        if (!newest_usage(eng, (struct churn__account *)acc, &newest)) {
+            return next; /* folded weeks only: not worked out here */
+        }
         int64_t quiet = recent_n;
         if (c->key_feature_cnt > 0 && c->abandon_after_ms / bucket_ms > quiet) {
             quiet = c->abandon_after_ms / bucket_ms;
