@@ -161,8 +161,8 @@ static const struct {
       "pause_resume=0.3,trial_no_convert=0.1,card_expiring=0.2,"
       "payment_failure=0.2,downgrade_cancel=0.1,gradual_disengage=0.1",
       { "rule.inactivity.after=5d", "rule.inactivity.cooldown=2d",
-        "rule.card_expiring.cooldown=1d", "rule.health_critical.cooldown=1d",
-        "rule.engagement_drop.enabled=false", NULL },
+        "rule.card_expiring.cooldown=1d", "rule.engagement_drop.enabled=false",
+        "rule.detractor_feedback.enabled=false", NULL },
       { CHURN_RULE_INACTIVITY, CHURN_RULE_CARD_EXPIRING,
         CHURN_RULE_PAYMENT_FAILURE_STREAK, CHURN_RULE_HEALTH_CRITICAL,
         CHURN_RULE_DOWNGRADE },
@@ -324,7 +324,7 @@ END_TEST
  * out of churn__account_next_due, the DUE run misses the output.
  */
 struct fact {
-    int day;
+    int day; /* usage.login x 20 when type is "usage" */
     const char *type;
     const char *extra;
 };
@@ -332,7 +332,7 @@ struct fact {
 static const struct {
     const char *name;
     const char *sets[4];
-    struct fact facts[8];
+    struct fact facts[10];
     int days; /* the ticker runs to this day */
     const char *rule, *status;
     size_t want; /* at least this many such alerts */
@@ -363,6 +363,13 @@ static const struct {
           "\"plan\":\"pro\",\"mrr\":3000,\"currency\":\"USD\"" },
         { 0, NULL, NULL } },
       50, "downgrade", "firing", 1, 41 },
+    { "engagement_drop judges an idle account before it has a baseline",
+      { "window.buckets=64", "score.baseline=56d",
+        "rule.engagement_drop.min_reference=10d", NULL },
+      { { 0, "usage", NULL }, { 1, "usage", NULL }, { 2, "usage", NULL },
+        { 3, "usage", NULL }, { 4, "usage", NULL }, { 5, "usage", NULL },
+        { 6, "usage", NULL }, { 0, NULL, NULL } },
+      40, "engagement_drop", "firing", 1, 0 },
     { "a chargeback weighs on payment for 90 days",
       { NULL },
       { { 0, "subscription.created", "\"plan\":\"pro\",\"mrr\":9900,\"currency\":\"USD\"" },
@@ -383,8 +390,12 @@ static char *run_timed(int i, enum churn__eval_mode mode, uint64_t *misses,
     for (int d = 0; d <= timed[i].days; d++) {
         et_usage_day(&t, "tick", d, 1, 1);
         while (timed[i].facts[f].type != NULL && timed[i].facts[f].day == d) {
-            et_ev(&t, timed[i].facts[f].type, "a", ET_DAYS(d) + 10 * ET_HOUR,
-                  timed[i].facts[f].extra);
+            if (strcmp(timed[i].facts[f].type, "usage") == 0) {
+                et_usage_day(&t, "a", d, 20, 2);
+            } else {
+                et_ev(&t, timed[i].facts[f].type, "a",
+                      ET_DAYS(d) + 10 * ET_HOUR, timed[i].facts[f].extra);
+            }
             f++;
         }
     }
