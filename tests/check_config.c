@@ -929,8 +929,9 @@ START_TEST(test_validate_fields)
 
     /*
      * The tightest legal window (8 x 1d = 1d recent + 7d baseline, a 7d
-     * engagement_drop window) with the largest lateness (7d) is valid: the ranges keep lateness below
-     * the span, so the lateness check can only guard future range changes.
+     * engagement_drop window) with the largest lateness (7d) is valid: the
+     * ranges keep lateness below the span, so the lateness check can only guard
+     * future range changes.
      */
     const char *tight[] = { "window.buckets=8",
                             "score.recent=1d",

@@ -23,7 +23,6 @@ static const char *const sets[] = {
     NULL,
 };
 
-
 static json_t *describe(struct et *t, const char *id)
 {
     char *text = NULL;

@@ -5,15 +5,16 @@
  * hysteresis band), respects its cool-down, time rules fire from the
  * watermark alone, evidence equals the inputs, ids are stable.
  */
+#include "enginetest.h"
+#include "testutil.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "enginetest.h"
-#include "testutil.h"
-
-#define CREATED "\"plan\":\"team\",\"mrr\":10000,\"currency\":\"USD\",\"seats\":5"
+#define CREATED                                                                \
+    "\"plan\":\"team\",\"mrr\":10000,\"currency\":\"USD\",\"seats\":5"
 
 static const char *str(json_t *o, const char *k)
 {
@@ -76,26 +77,44 @@ static const struct {
     const char *sets[5];
     bool fires;
 } drop_cases[] = {
-    { "half of the reference fires (ratio 0.5 inclusive)", 12, 6,
-      { "rule.engagement_drop.min_dispersion=1", NULL }, true },
-    { "just above half stays quiet", 12, 7,
+    { "half of the reference fires (ratio 0.5 inclusive)",
+      12,
+      6,
+      { "rule.engagement_drop.min_dispersion=1", NULL },
+      true },
+    { "just above half stays quiet",
+      12,
+      7,
       { "rule.engagement_drop.min_dispersion=1", "rule.engagement_drop.z=0",
-        "rule.engagement_drop.usage_z=0", NULL }, false },
-    { "evidence at the threshold fires", 12, 6,
+        "rule.engagement_drop.usage_z=0", NULL },
+      false },
+    { "evidence at the threshold fires",
+      12,
+      6,
       { "rule.engagement_drop.min_dispersion=1",
         "rule.engagement_drop.long_window=0", "rule.engagement_drop.z=5.40",
-        NULL }, true },
-    { "evidence just short of it is quiet", 12, 6,
+        NULL },
+      true },
+    { "evidence just short of it is quiet",
+      12,
+      6,
       { "rule.engagement_drop.min_dispersion=1",
         "rule.engagement_drop.long_window=0", "rule.engagement_drop.z=5.41",
-        NULL }, false },
-    { "usage z short of usage_z is quiet", 12, 6,
+        NULL },
+      false },
+    { "usage z short of usage_z is quiet",
+      12,
+      6,
       { "rule.engagement_drop.min_dispersion=1",
         "rule.engagement_drop.long_window=0", "rule.engagement_drop.z=1",
-        "rule.engagement_drop.usage_z=5.41", NULL }, false },
-    { "expected below min_expected is not judged", 1, 0,
+        "rule.engagement_drop.usage_z=5.41", NULL },
+      false },
+    { "expected below min_expected is not judged",
+      1,
+      0,
       { "rule.engagement_drop.min_dispersion=1", "rule.engagement_drop.z=1",
-        "rule.engagement_drop.min_expected=14.01", NULL }, false },
+        "rule.engagement_drop.min_expected=14.01", NULL },
+      false },
     { "steady stays quiet", 12, 12, { NULL }, false },
 };
 
@@ -123,8 +142,8 @@ START_TEST(test_drop_threshold)
         ck_assert_double_eq_tol(num(e, "expected"), 14 * b, 1e-9);
         ck_assert_double_eq_tol(num(e, "ratio"), (double)l / b, 1e-3);
         ck_assert_double_eq_tol(num(e, "dispersion"), 1, 1e-9);
-        ck_assert_double_eq_tol(num(e, "z"),
-                                round(drop_z(b, l, 1) * 100) / 100, 1e-9);
+        ck_assert_double_eq_tol(num(e, "z"), round(drop_z(b, l, 1) * 100) / 100,
+                                1e-9);
         ck_assert_double_eq_tol(num(e, "evidence"),
                                 round(-drop_z(b, l, 1) * 100) / 100, 1e-9);
         ck_assert(json_is_false(json_object_get(e, "detractor_feedback")));
@@ -176,16 +195,32 @@ struct corroboration_case {
 
 static const struct corroboration_case corroboration_cases[] = {
     { "alone it is short", -1, 0, false, { EV325, NULL }, false },
-    { "a detractor inside the window fires", 40, 3, false, { EV325, NULL },
+    { "a detractor inside the window fires",
+      40,
+      3,
+      false,
+      { EV325, NULL },
       true },
     { "a promoter does not", 40, 9, false, { EV325, NULL }, false },
-    { "a detractor before the window does not", 33, 3, false,
-      { EV325, "rule.engagement_drop.long_window=0", NULL }, false },
-    { "a key feature abandoned fires", -1, 0, true,
-      { EV325, "rule.feature_abandonment.features=f0", NULL }, true },
-    { "feature_weight 0 ignores it", -1, 0, true,
+    { "a detractor before the window does not",
+      33,
+      3,
+      false,
+      { EV325, "rule.engagement_drop.long_window=0", NULL },
+      false },
+    { "a key feature abandoned fires",
+      -1,
+      0,
+      true,
+      { EV325, "rule.feature_abandonment.features=f0", NULL },
+      true },
+    { "feature_weight 0 ignores it",
+      -1,
+      0,
+      true,
       { EV325, "rule.feature_abandonment.features=f0",
-        "rule.engagement_drop.feature_weight=0", NULL }, false },
+        "rule.engagement_drop.feature_weight=0", NULL },
+      false },
 };
 
 START_TEST(test_drop_corroborated)
@@ -221,10 +256,10 @@ START_TEST(test_drop_corroborated)
     if (c->fires) {
         json_t *e = evidence(et_alert(&t, "engagement_drop", "firing", 0));
         double z = num(e, "z");
-        ck_assert_msg(json_is_true(json_object_get(
-                          e, c->key ? "key_feature_unused"
-                                    : "detractor_feedback")),
-                      "%s", c->name);
+        ck_assert_msg(
+            json_is_true(json_object_get(e, c->key ? "key_feature_unused"
+                                                   : "detractor_feedback")),
+            "%s", c->name);
         ck_assert_double_eq_tol(num(e, "evidence"), -z + 1, 0.011);
         ck_assert(num(e, "evidence") >= 3.25);
         ck_assert(-z < 3.25);
@@ -369,7 +404,8 @@ static const struct {
 } streak_cases[] = {
     /* (unresolved_after is off here; test_payment_unresolved covers it) */
     { "one soft failure is quiet", { "insufficient_funds", NULL }, 0 },
-    { "second soft failure fires", { "insufficient_funds", "do_not_honor" },
+    { "second soft failure fires",
+      { "insufficient_funds", "do_not_honor" },
       2 },
     { "hard decline fires at once", { "fraudulent", NULL }, 1 },
     { "stolen card fires at once", { "stolen_card", NULL }, 1 },
@@ -386,8 +422,10 @@ START_TEST(test_payment_streak)
     et_ev(&t, "subscription.created", "p", ET_DAYS(0), CREATED);
     for (int k = 0; k < 3 && streak_cases[_i].codes[k]; k++) {
         char extra[96];
-        snprintf(extra, sizeof(extra), "\"decline_code\":\"%s\",\"amount\":"
-                 "10000,\"currency\":\"USD\"", streak_cases[_i].codes[k]);
+        snprintf(extra, sizeof(extra),
+                 "\"decline_code\":\"%s\",\"amount\":"
+                 "10000,\"currency\":\"USD\"",
+                 streak_cases[_i].codes[k]);
         et_ev(&t, "payment.failed", "p", ET_DAYS(1 + 3 * k), extra);
         n++;
     }
@@ -398,8 +436,7 @@ START_TEST(test_payment_streak)
     } else {
         json_t *a = et_alert(&t, "payment_failure_streak", "firing", 0);
         ck_assert_msg(a != NULL, "%s", streak_cases[_i].name);
-        ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"),
-                          1);
+        ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"), 1);
         ck_assert_int_eq(ts_of(a, "event_time"),
                          ET_DAYS(1 + 3 * (streak_cases[_i].fire_at - 1)));
         ck_assert_int_eq((int)num(evidence(a), "failures"),
@@ -451,9 +488,9 @@ START_TEST(test_payment_recovery_and_cooldown)
     et_ev(&t, "payment.recovered", "p", ET_DAYS(3), "");
     et_advance(&t, ET_DAYS(4));
     ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "resolved"), 1);
-    ck_assert_str_eq(str(et_alert(&t, "payment_failure_streak", "resolved", 0),
-                         "outcome"),
-                     "recovered");
+    ck_assert_str_eq(
+        str(et_alert(&t, "payment_failure_streak", "resolved", 0), "outcome"),
+        "recovered");
     /* a new streak inside the 5-day cool-down stays silent ... */
     et_ev(&t, "payment.failed", "p", ET_DAYS(5), fail);
     et_ev(&t, "payment.failed", "p", ET_DAYS(6), fail);
@@ -477,7 +514,8 @@ START_TEST(test_card_expiring_from_watermark)
     et_ev(&t, "subscription.created", "c", ET_DAYS(0), CREATED);
     /* card 2026-03 is valid through 2026-03-31: ends 2026-04-01T00:00Z;
      * 30 days before that is 2026-03-02 = ET_DAYS(56) */
-    et_ev(&t, "payment.card_expiring", "c", ET_DAYS(1), "\"card_exp\":\"2026-03\"");
+    et_ev(&t, "payment.card_expiring", "c", ET_DAYS(1),
+          "\"card_exp\":\"2026-03\"");
     et_advance(&t, ET_DAYS(55));
     ck_assert_uint_eq(et_alerts(&t, "card_expiring", NULL), 0);
     et_advance(&t, ET_DAYS(56));
@@ -491,9 +529,9 @@ START_TEST(test_card_expiring_from_watermark)
           "\"card_exp\":\"2029-03\",\"amount\":10000,\"currency\":\"USD\"");
     et_advance(&t, ET_DAYS(62));
     ck_assert_uint_eq(et_alerts(&t, "card_expiring", "resolved"), 1);
-    ck_assert_str_eq(str(et_alert(&t, "card_expiring", "resolved", 0),
-                         "outcome"),
-                     "card_updated");
+    ck_assert_str_eq(
+        str(et_alert(&t, "card_expiring", "resolved", 0), "outcome"),
+        "card_updated");
     et_release(&t);
 }
 END_TEST
@@ -506,8 +544,7 @@ static const struct {
     bool fires;
 } downgrade_cases[] = {
     { "20 % contraction fires", "\"mrr\":8000,\"currency\":\"USD\"", true },
-    { "19 % contraction is quiet", "\"mrr\":8100,\"currency\":\"USD\"",
-      false },
+    { "19 % contraction is quiet", "\"mrr\":8100,\"currency\":\"USD\"", false },
     { "fewer seats fire", "\"mrr\":9900,\"currency\":\"USD\",\"seats\":4",
       true },
 };
@@ -546,7 +583,8 @@ START_TEST(test_cancel_inhibits_and_churns)
     et_ev(&t, "payment.failed", "x", ET_DAYS(9) + 20 * ET_HOUR,
           "\"decline_code\":\"fraudulent\"");
     et_ev(&t, "subscription.cancel_scheduled", "x", ET_DAYS(10),
-          "\"effective_at\":\"2026-03-01T00:00:00Z\",\"reason\":\"too_expensive\"");
+          "\"effective_at\":\"2026-03-01T00:00:00Z\",\"reason\":\"too_"
+          "expensive\"");
     et_advance(&t, ET_DAYS(40));
     json_t *a = et_alert(&t, "cancel_scheduled", "firing", 0);
     ck_assert_ptr_nonnull(a);
@@ -558,12 +596,12 @@ START_TEST(test_cancel_inhibits_and_churns)
     ck_assert_uint_eq(et_alerts(&t, "payment_failure_streak", "firing"), 1);
     et_ev(&t, "subscription.canceled", "x", ET_DAYS(55), "");
     et_advance(&t, ET_DAYS(56));
-    ck_assert_str_eq(str(et_alert(&t, "cancel_scheduled", "resolved", 0),
-                         "outcome"),
-                     "churned");
-    ck_assert_str_eq(str(et_alert(&t, "payment_failure_streak", "resolved", 0),
-                         "outcome"),
-                     "churned");
+    ck_assert_str_eq(
+        str(et_alert(&t, "cancel_scheduled", "resolved", 0), "outcome"),
+        "churned");
+    ck_assert_str_eq(
+        str(et_alert(&t, "payment_failure_streak", "resolved", 0), "outcome"),
+        "churned");
     /* a closed account is no longer judged */
     size_t n = json_array_size(t.outs);
     et_advance(&t, ET_DAYS(90));
@@ -671,7 +709,10 @@ START_TEST(test_trial_low_activity_vs_plan)
                          "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 3,
                          k % 3);
                 et_ev(&t, "usage.feature_used",
-                      a == 6 ? "slow" : a == 7 ? "keen" : id, ts + a, extra);
+                      a == 6   ? "slow"
+                      : a == 7 ? "keen"
+                               : id,
+                      ts + a, extra);
             }
         }
         et_advance(&t, ET_DAYS(d + 1));
@@ -704,8 +745,10 @@ START_TEST(test_trial_with_own_baseline_vs_plan)
         et_ev(&t, "subscription.created", id, ET_DAYS(0) + a,
               "\"plan\":\"team\",\"mrr\":100,\"currency\":\"USD\",\"seats\":3");
     }
-    et_ev(&t, "subscription.trial_started", "slow", ET_DAYS(0) + ET_HOUR, trial);
-    et_ev(&t, "subscription.trial_started", "keen", ET_DAYS(0) + ET_HOUR, trial);
+    et_ev(&t, "subscription.trial_started", "slow", ET_DAYS(0) + ET_HOUR,
+          trial);
+    et_ev(&t, "subscription.trial_started", "keen", ET_DAYS(0) + ET_HOUR,
+          trial);
     for (int d = 0; d < 26; d++) {
         for (int k = 0; k < 20; k++) {
             int64_t ts = ET_DAYS(d) + 8 * ET_HOUR + k * 20 * ET_MIN(1);
@@ -718,7 +761,10 @@ START_TEST(test_trial_with_own_baseline_vs_plan)
                          "\"user_id\":\"u%d\",\"feature\":\"f%d\"", k % 3,
                          k % 3);
                 et_ev(&t, "usage.feature_used",
-                      a == 6 ? "slow" : a == 7 ? "keen" : id, ts + a, extra);
+                      a == 6   ? "slow"
+                      : a == 7 ? "keen"
+                               : id,
+                      ts + a, extra);
             }
         }
         et_advance(&t, ET_DAYS(d + 1));
@@ -797,14 +843,14 @@ END_TEST
  * expected: recent 8 is the 80 % mark (inclusive), 9 is above it. */
 struct fb_story {
     const char *name;
-    int recent;          /* events a day from day 42 */
-    int fb_day;          /* day of the response */
-    const char *type;    /* its type */
-    const char *extra;   /* its fields */
-    const char *later;   /* a second response on fb_day + 2, or NULL */
-    int until;           /* watermark, in days */
-    int fire_day;        /* expected firing (event time day, 0: none) */
-    bool at_event;       /* fires at the response's own time */
+    int recent;        /* events a day from day 42 */
+    int fb_day;        /* day of the response */
+    const char *type;  /* its type */
+    const char *extra; /* its fields */
+    const char *later; /* a second response on fb_day + 2, or NULL */
+    int until;         /* watermark, in days */
+    int fire_day;      /* expected firing (event time day, 0: none) */
+    bool at_event;     /* fires at the response's own time */
 };
 
 static const struct fb_story detractor_cases[] = {
@@ -852,8 +898,8 @@ START_TEST(test_detractor)
         et_advance(&t, ET_DAYS(d + 1));
     }
     if (c->fire_day == 0) {
-        ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 0,
-                      "%s", c->name);
+        ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 0, "%s",
+                      c->name);
         et_release(&t);
         return;
     }
@@ -887,8 +933,8 @@ END_TEST
 struct fbz_case {
     const char *name;
     int recent;
-    const char *z;        /* rule.detractor_feedback.z */
-    const char *max_act;  /* rule.detractor_feedback.max_activity */
+    const char *z;       /* rule.detractor_feedback.z */
+    const char *max_act; /* rule.detractor_feedback.max_activity */
     bool fires;
 };
 
@@ -908,8 +954,7 @@ START_TEST(test_detractor_z)
 {
     const struct fbz_case *c = &detractor_z_cases[_i];
     char zs[64], ms[64];
-    const char *sets[] = { zs, ms, "rule.engagement_drop.long_window=0",
-                           NULL };
+    const char *sets[] = { zs, ms, "rule.engagement_drop.long_window=0", NULL };
     struct et t;
 
     ck_assert_double_eq_tol(fbz(4), -3.516, 0.001);
@@ -927,8 +972,8 @@ START_TEST(test_detractor_z)
         et_advance(&t, ET_DAYS(d + 1));
     }
     if (!c->fires) {
-        ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 0,
-                      "%s", c->name);
+        ck_assert_msg(et_alerts(&t, "detractor_feedback", "firing") == 0, "%s",
+                      c->name);
         et_release(&t);
         return;
     }
@@ -943,8 +988,8 @@ START_TEST(test_detractor_z)
     ck_assert_msg(fabs(num(e, "threshold_z") + atof(c->z)) < 1e-9, "%s",
                   c->name);
     ck_assert_msg(fabs(num(e, "expected") - 140) < 1e-9, "%s", c->name);
-    ck_assert_msg(fabs(num(e, "window_events") - 14.0 * c->recent) < 1e-9,
-                  "%s", c->name);
+    ck_assert_msg(fabs(num(e, "window_events") - 14.0 * c->recent) < 1e-9, "%s",
+                  c->name);
     et_release(&t);
 }
 END_TEST
@@ -987,8 +1032,8 @@ START_TEST(test_detractor_waits_within)
     ck_assert_uint_eq(et_alerts(&t, "detractor_feedback", "firing"), 1);
     json_t *a = et_alert(&t, "detractor_feedback", "firing", 0);
     ck_assert_int_eq(ts_of(a, "event_time"), ET_DAYS(45));
-    ck_assert(json_is_false(
-        json_object_get(evidence(a), "insufficient_history")));
+    ck_assert(
+        json_is_false(json_object_get(evidence(a), "insufficient_history")));
     et_release(&t);
 }
 END_TEST
@@ -1002,7 +1047,8 @@ START_TEST(test_chargeback_window_and_cooldown)
 
     et_init(&t, sets);
     et_ev(&t, "subscription.created", "cb", ET_DAYS(0), CREATED);
-    et_ev(&t, "payment.chargeback", "cb", ET_DAYS(1), "\"amount\":500,\"currency\":\"USD\"");
+    et_ev(&t, "payment.chargeback", "cb", ET_DAYS(1),
+          "\"amount\":500,\"currency\":\"USD\"");
     et_advance(&t, ET_DAYS(2));
     ck_assert_uint_eq(et_alerts(&t, "chargeback", "firing"), 1);
     ck_assert_str_eq(str(et_alert(&t, "chargeback", "firing", 0), "severity"),

@@ -4,14 +4,14 @@
  * and signals. White-box where a number must be checked exactly: tests may
  * read internals through src/engine/engine_int.h.
  */
+#include "engine_int.h"
+#include "enginetest.h"
+#include "testutil.h"
+
 #include <check.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "engine_int.h"
-#include "enginetest.h"
-#include "testutil.h"
 
 static struct churn__account *account(struct et *t, const char *id)
 {
@@ -65,20 +65,26 @@ START_TEST(test_bucket_alignment)
     et_init(&t, sets);
     snprintf(line, sizeof(line),
              "{\"event_id\":\"a\",\"type\":\"usage.login\",\"account_id\":"
-             "\"x\",\"ts\":\"%s\"}", align_cases[_i].ts_a);
+             "\"x\",\"ts\":\"%s\"}",
+             align_cases[_i].ts_a);
     et_line(&t, line);
     snprintf(line, sizeof(line),
              "{\"event_id\":\"b\",\"type\":\"usage.login\",\"account_id\":"
-             "\"x\",\"ts\":\"%s\"}", align_cases[_i].ts_b);
+             "\"x\",\"ts\":\"%s\"}",
+             align_cases[_i].ts_b);
     et_line(&t, line);
     struct churn__account *acc = account(&t, "x");
     ck_assert_ptr_nonnull(acc);
     struct churn_event ev;
     int64_t a, b;
-    ck_assert(churn_ts_parse_rfc3339((struct churn_str){ align_cases[_i].ts_a,
-                                      strlen(align_cases[_i].ts_a) }, &a));
-    ck_assert(churn_ts_parse_rfc3339((struct churn_str){ align_cases[_i].ts_b,
-                                      strlen(align_cases[_i].ts_b) }, &b));
+    ck_assert(churn_ts_parse_rfc3339(
+        (struct churn_str){ align_cases[_i].ts_a,
+                            strlen(align_cases[_i].ts_a) },
+        &a));
+    ck_assert(churn_ts_parse_rfc3339(
+        (struct churn_str){ align_cases[_i].ts_b,
+                            strlen(align_cases[_i].ts_b) },
+        &b));
     (void)ev;
     int32_t ba = churn__bucket_of(t.eng, a), bb = churn__bucket_of(t.eng, b);
     ck_assert_msg((ba == bb) == align_cases[_i].same_bucket, "%s: %d vs %d",
@@ -105,12 +111,10 @@ START_TEST(test_out_of_order_within_lateness)
     /* 59 minutes earlier and across the midnight boundary: still on time */
     et_ev(&t, "usage.login", "a", ET_DAYS(1) - 49 * 60000, "");
     ck_assert_uint_eq(et_count(&t, "dlq", NULL, NULL), 0);
-    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
-                                                                 ET_DAYS(0))),
-                      1);
-    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
-                                                                 ET_DAYS(1))),
-                      1);
+    ck_assert_uint_eq(
+        events_in_bucket(&t, "a", churn__bucket_of(t.eng, ET_DAYS(0))), 1);
+    ck_assert_uint_eq(
+        events_in_bucket(&t, "a", churn__bucket_of(t.eng, ET_DAYS(1))), 1);
     et_release(&t);
 }
 END_TEST
@@ -139,9 +143,8 @@ START_TEST(test_late_beyond_lateness)
     ck_assert_uint_eq(st.in, 2);
     ck_assert_uint_eq(st.accepted, 1);
     ck_assert_uint_eq(st.by_reason[CHURN_REASON_LATE], 1);
-    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
-                                                                 ET_DAYS(1))),
-                      1);
+    ck_assert_uint_eq(
+        events_in_bucket(&t, "a", churn__bucket_of(t.eng, ET_DAYS(1))), 1);
     et_release(&t);
 }
 END_TEST
@@ -412,6 +415,63 @@ END_TEST
  * days 3, 10, ...) once their first day leaves, the account's partial first
  * week skipped, and a long silence folds zero weeks, down to exactly zero
  * past 64 of them. */
+/* The plan cohort's line: ln(per seat) on ln(seats), a ridge slope
+ * clamped to [-0.5, 0], read back at any size. */
+static const struct {
+    const char *name;
+    double power; /* per seat = 10 x seats^power */
+    bool spread;  /* seats 1..54 (e^0..e^4), else all 10 */
+    double slope; /* expected, NAN: the ridge formula */
+} cohort_cases[] = {
+    { "one size: per seat, slope 0", -0.3, false, 0 },
+    { "a power law: the ridge slope", -0.3, true, NAN },
+    { "steeper than -0.5 clamps", -0.9, true, -0.5 },
+    { "more per seat when larger clamps at 0", 0.4, true, 0 },
+};
+
+START_TEST(test_cohort_line)
+{
+    struct churn__cohort a = { 0 }, b = { 0 };
+    double sxx = 0, mean = 0, slope, per;
+    int n = 41;
+
+    for (int i = 0; i < n; i++) {
+        double seats =
+            cohort_cases[_i].spread ? round(exp(4.0 * i / (n - 1))) : 10;
+        double seats_r = cohort_cases[_i].spread
+                             ? round(exp(4.0 * (n - 1 - i) / (n - 1)))
+                             : 10;
+        churn__cohort_add(&a, seats,
+                          seats * 10 * pow(seats, cohort_cases[_i].power));
+        churn__cohort_add(&b, seats_r,
+                          seats_r * 10 * pow(seats_r, cohort_cases[_i].power));
+        mean += log(seats) / n;
+    }
+    /* the sums do not depend on the order the accounts came in */
+    ck_assert_int_eq(a.sum_log_per_seat, b.sum_log_per_seat);
+    ck_assert_int_eq(a.sum_ls_lp, b.sum_ls_lp);
+    ck_assert_uint_eq(a.cnt, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        double seats =
+            cohort_cases[_i].spread ? round(exp(4.0 * i / (n - 1))) : 10;
+        sxx += (log(seats) - mean) * (log(seats) - mean);
+    }
+    per = churn__cohort_per_seat(&a, 10, &slope);
+    if (isnan(cohort_cases[_i].slope)) {
+        ck_assert_double_eq_tol(slope, -0.3 * sxx / (sxx + 0.5 * n), 1e-4);
+        ck_assert(slope < -0.2 && slope > -0.3);
+    } else {
+        ck_assert_double_eq_tol(slope, cohort_cases[_i].slope, 1e-6);
+    }
+    if (!cohort_cases[_i].spread) {
+        ck_assert_double_eq_tol(per, 10 * pow(10, -0.3), 1e-4);
+    }
+    /* twice the seats, 2^slope per seat */
+    ck_assert_double_eq_tol(churn__cohort_per_seat(&a, 20, NULL) / per,
+                            pow(2, slope), 1e-9);
+}
+END_TEST
+
 START_TEST(test_ring_fold)
 {
     struct et t;
@@ -469,9 +529,8 @@ START_TEST(test_ring_rollover_long_gap)
     /* a 36-day gap rolls everything; a 34-day one keeps the old bucket */
     et_ev(&t, "usage.login", "b", ET_DAYS(101), "");
     et_ev(&t, "usage.login", "b", ET_DAYS(135), "");
-    ck_assert_uint_eq(events_in_bucket(&t, "b", churn__bucket_of(t.eng,
-                                                                 ET_DAYS(101))),
-                      1);
+    ck_assert_uint_eq(
+        events_in_bucket(&t, "b", churn__bucket_of(t.eng, ET_DAYS(101))), 1);
     et_release(&t);
 }
 END_TEST
@@ -540,8 +599,7 @@ START_TEST(test_duplicate_ids)
     ck_assert_uint_eq(st.accepted, 1);
     ck_assert_uint_eq(st.duplicates, 2);
     ck_assert_uint_eq(st.dead_letters, 0);
-    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng,
-                                                                 ET_T0)),
+    ck_assert_uint_eq(events_in_bucket(&t, "a", churn__bucket_of(t.eng, ET_T0)),
                       1);
     et_release(&t);
 }
@@ -550,8 +608,8 @@ END_TEST
 START_TEST(test_dedupe_horizon_and_capacity)
 {
     struct et t;
-    const char *sets[] = { "input.dedupe_horizon=1d",
-                           "input.dedupe_capacity=2", NULL };
+    const char *sets[] = { "input.dedupe_horizon=1d", "input.dedupe_capacity=2",
+                           NULL };
     struct churn_engine_stats st;
 
     et_init(&t, sets);
@@ -599,7 +657,6 @@ END_TEST
 
 /* ---- scores: the README's worked example ---- */
 
-
 START_TEST(test_score_worked_example)
 {
     struct et t;
@@ -624,12 +681,10 @@ START_TEST(test_score_worked_example)
     ck_assert_double_eq_tol(f.recency, 1, 1e-9);
     /* breadth and users are sketch ratios: recompute them from the
      * figures the README shows */
-    ck_assert_double_eq_tol(f.breadth,
-                            fmin(1, f.features_recent / f.features_base_weekly),
-                            1e-9);
-    ck_assert_double_eq_tol(f.users,
-                            fmin(1, f.users_recent / f.users_base_weekly),
-                            1e-9);
+    ck_assert_double_eq_tol(
+        f.breadth, fmin(1, f.features_recent / f.features_base_weekly), 1e-9);
+    ck_assert_double_eq_tol(
+        f.users, fmin(1, f.users_recent / f.users_base_weekly), 1e-9);
     double eng = 100 * (0.5 * f.activity + 0.2 * f.breadth + 0.15 * f.users +
                         0.15 * f.recency);
     ck_assert_double_eq_tol(f.engagement, round(eng * 10) / 10, 1e-9);
@@ -685,13 +740,12 @@ static const struct {
 START_TEST(test_band_thresholds)
 {
     struct et t;
-    const char *sets[] = { "score.weight.engagement=0",
-                           "score.weight.payment=0",
-                           "score.weight.feedback=0",
-                           "score.weight.subscription=1",
-                           "score.band.healthy=80",
-                           "score.band.watch=50",
-                           "score.band.at_risk=30", NULL };
+    const char *sets[] = {
+        "score.weight.engagement=0", "score.weight.payment=0",
+        "score.weight.feedback=0",   "score.weight.subscription=1",
+        "score.band.healthy=80",     "score.band.watch=50",
+        "score.band.at_risk=30",     NULL
+    };
 
     et_init(&t, sets);
     et_ev(&t, "subscription.created", "b", ET_DAYS(0),
@@ -725,10 +779,12 @@ START_TEST(test_signal_delta)
                            "score.weight.payment=0",
                            "score.weight.subscription=0",
                            "score.weight.feedback=1",
-                           "score.band.healthy=10", "score.band.watch=5",
+                           "score.band.healthy=10",
+                           "score.band.watch=5",
                            "score.band.at_risk=1",
                            "score.signal_delta=20",
-                           "rule.detractor_feedback.enabled=false", NULL };
+                           "rule.detractor_feedback.enabled=false",
+                           NULL };
 
     et_init(&t, sets);
     et_ev(&t, "feedback.nps", "s", ET_DAYS(0), "\"score\":9");
@@ -787,7 +843,8 @@ static struct story_line *story_lines(size_t *n)
                          id++, a, k % 3,
                          (long long)(ET_DAYS(d) + 3 * ET_HOUR +
                                      k * 10 * ET_MIN(1) + a));
-                v[cnt].arrival = ET_DAYS(d) + 3 * ET_HOUR + k * 10 * ET_MIN(1) + a;
+                v[cnt].arrival =
+                    ET_DAYS(d) + 3 * ET_HOUR + k * 10 * ET_MIN(1) + a;
                 v[cnt++].text = strdup(buf);
             }
         }
@@ -877,6 +934,8 @@ static Suite *churn_engine_suite(void)
     tcase_add_test(tc, test_future_pre_decoded);
     tcase_add_test(tc, test_ring_rollover_long_gap);
     tcase_add_test(tc, test_ring_fold);
+    tcase_add_loop_test(tc, test_cohort_line, 0,
+                        sizeof(cohort_cases) / sizeof(cohort_cases[0]));
     tcase_add_test(tc, test_evict_at_max_accounts);
     tcase_add_test(tc, test_evict_idle_on_watermark);
     tcase_add_test(tc, test_duplicate_ids);

@@ -132,20 +132,20 @@ struct churn_config {
 
     /* rule. */
     struct churn_rule_config rules[CHURN_RULE__COUNT];
-    double drop_ratio;           /* rule.engagement_drop.ratio */
-    double drop_resolve_ratio;   /* rule.engagement_drop.resolve_ratio */
-    double drop_min_expected;    /* rule.engagement_drop.min_expected */
-    double drop_z;               /* rule.engagement_drop.z */
-    double drop_min_dispersion;  /* rule.engagement_drop.min_dispersion */
-    int64_t drop_window_ms;      /* rule.engagement_drop.window */
-    int64_t drop_long_window_ms; /* rule.engagement_drop.long_window */
+    double drop_ratio;             /* rule.engagement_drop.ratio */
+    double drop_resolve_ratio;     /* rule.engagement_drop.resolve_ratio */
+    double drop_min_expected;      /* rule.engagement_drop.min_expected */
+    double drop_z;                 /* rule.engagement_drop.z */
+    double drop_min_dispersion;    /* rule.engagement_drop.min_dispersion */
+    int64_t drop_window_ms;        /* rule.engagement_drop.window */
+    int64_t drop_long_window_ms;   /* rule.engagement_drop.long_window */
     int64_t drop_min_reference_ms; /* rule.engagement_drop.min_reference */
     double drop_usage_z;           /* rule.engagement_drop.usage_z */
     double drop_feedback_weight;   /* rule.engagement_drop.feedback_weight */
     double drop_feature_weight;    /* rule.engagement_drop.feature_weight */
-    int64_t inactivity_after_ms; /* rule.inactivity.after */
-    double inactivity_max_gap_p; /* rule.inactivity.max_gap_probability */
-    uint32_t failure_streak;     /* rule.payment_failure_streak.failures */
+    int64_t inactivity_after_ms;   /* rule.inactivity.after */
+    double inactivity_max_gap_p;   /* rule.inactivity.max_gap_probability */
+    uint32_t failure_streak;       /* rule.payment_failure_streak.failures */
     int64_t
         failure_unresolved_ms; /* ...payment_failure_streak.unresolved_after */
     int64_t card_within_ms;    /* rule.card_expiring.within */

@@ -60,8 +60,8 @@ static bool detractor_within(const struct churn_config *c,
     bool ticket =
         acc->sentiment_milli <= (int)lround(c->detractor_sentiment_max * 1000);
 
-    return acc->feedback_ms != INT64_MIN && at_ms - acc->feedback_ms <= within_ms &&
-           (nps || ticket);
+    return acc->feedback_ms != INT64_MIN &&
+           at_ms - acc->feedback_ms <= within_ms && (nps || ticket);
 }
 
 /* A key feature used regularly before is unused for the abandonment span. */
@@ -99,9 +99,9 @@ static struct drop_eval drop_window(const struct churn_engine *eng,
     const struct churn__drop *d = &f->drop[i];
     struct drop_eval e = { i, false, false, 0, false };
 
-    e.feedback = c->drop_feedback_weight > 0 &&
-                 detractor_within(c, acc, at_ms,
-                                  (int64_t)d->n * c->window_bucket_ms);
+    e.feedback =
+        c->drop_feedback_weight > 0 &&
+        detractor_within(c, acc, at_ms, (int64_t)d->n * c->window_bucket_ms);
     e.feature = c->drop_feature_weight > 0 && key_gone(c, f);
     e.score = d->z + (e.feedback ? c->drop_feedback_weight : 0) +
               (e.feature ? c->drop_feature_weight : 0);
@@ -126,7 +126,8 @@ static struct drop_eval drop_eval(const struct churn_engine *eng,
             continue;
         }
         e = drop_window(eng, acc, f, at_ms, i);
-        if (best.win < 0 || (e.fires && (!best.fires || e.score > best.score))) {
+        if (best.win < 0 ||
+            (e.fires && (!best.fires || e.score > best.score))) {
             best = e;
         }
     }
@@ -152,9 +153,8 @@ static bool detractor_pending(const struct churn_config *c,
  * Without a reference there is no history to weigh the fact against. z 0:
  * any window at most max_activity. Returns the window, or -1.
  */
-static int usage_weak(const struct churn__figures *f,
-                      double max_activity,
-                      double z)
+static int
+usage_weak(const struct churn__figures *f, double max_activity, double z)
 {
     for (int i = 0; i < 2; i++) {
         const struct churn__drop *d = &f->drop[i];
@@ -163,12 +163,6 @@ static int usage_weak(const struct churn__figures *f,
         }
     }
     return -1;
-}
-
-static int detractor_weak(const struct churn_config *c,
-                          const struct churn__figures *f)
-{
-    return usage_weak(f, c->detractor_max_activity, c->detractor_z);
 }
 
 void churn__detractor_judge(struct churn_engine *eng,
@@ -187,7 +181,7 @@ void churn__detractor_judge(struct churn_engine *eng,
         churn__figures_compute(eng, acc, churn__bucket_of(eng, at_ms), &own);
         f = &own;
     }
-    if (detractor_weak(c, f) >= 0) {
+    if (usage_weak(f, c->detractor_max_activity, c->detractor_z) >= 0) {
         churn__alert_fire(eng, acc, CHURN_RULE_DETRACTOR_FEEDBACK, at_ms, f);
     }
 }
@@ -340,6 +334,28 @@ static void ym_str(int32_t ym, char buf[16])
     snprintf(buf, 16, "%04d-%02d", (int)(ym / 12) % 10000, (int)(ym % 12) + 1);
 }
 
+/* The usage evidence a weak fact waited for (usage_weak): the window that
+ * qualified, else the first, and the bars; the window figures only with
+ * figures (f may be NULL when the fact itself fired). */
+static void write_usage_weak(struct churn__jw *w,
+                             const struct churn__figures *f,
+                             double max_activity,
+                             double z)
+{
+    if (f != NULL) {
+        int i = usage_weak(f, max_activity, z);
+        const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
+        churn__jw_bool(w, "insufficient_history", !d->ok);
+        churn__jw_int(w, "window_days", d->n);
+        churn__jw_num(w, "window_events", d->events, 0);
+        churn__jw_num(w, "expected", d->expected, 2);
+        churn__jw_num(w, "activity_ratio", d->ratio, 3);
+        churn__jw_num(w, "z", -d->z, 2);
+    }
+    churn__jw_num(w, "max_activity", max_activity, 3);
+    churn__jw_num(w, "threshold_z", -z, 2);
+}
+
 /* Writes "evidence":{...} and returns the summary in sum. */
 static void write_evidence(struct churn_engine *eng,
                            const struct churn__account *acc,
@@ -488,6 +504,7 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "days_observed", f ? f->plan_days : 0);
         churn__jw_num(w, "events_observed", f ? f->plan_events : 0, 0);
         churn__jw_num(w, "expected_events", f ? f->plan_expected : 0, 2);
+        churn__jw_num(w, "seat_elasticity", f ? 1 + f->plan_slope : 1, 3);
         churn__jw_num(w, "max_activity", c->trial_max_activity, 3);
         snprintf(sum, sum_len,
                  "trial ends %s: engagement %.1f, activity "
@@ -514,17 +531,7 @@ static void write_evidence(struct churn_engine *eng,
         }
         churn__jw_arr_close(w);
         churn__jw_int(w, "unused_days", c->abandon_after_ms / bucket_days);
-        {
-            int i = usage_weak(f, c->abandon_max_activity, c->abandon_z);
-            const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
-            churn__jw_int(w, "window_days", d->n);
-            churn__jw_num(w, "window_events", d->events, 0);
-            churn__jw_num(w, "expected", d->expected, 2);
-            churn__jw_num(w, "activity_ratio", d->ratio, 3);
-            churn__jw_num(w, "z", -d->z, 2);
-            churn__jw_num(w, "max_activity", c->abandon_max_activity, 3);
-            churn__jw_num(w, "threshold_z", -c->abandon_z, 2);
-        }
+        write_usage_weak(w, f, c->abandon_max_activity, c->abandon_z);
         if (len < sum_len) {
             snprintf(sum + len, sum_len - len, " unused for %lld days",
                      (long long)(c->abandon_after_ms / bucket_days));
@@ -541,18 +548,7 @@ static void write_evidence(struct churn_engine *eng,
         churn__jw_int(w, "nps_max", c->detractor_nps_max);
         churn__jw_num(w, "sentiment_max", c->detractor_sentiment_max, 3);
         churn__jw_time(w, "feedback_at", acc->feedback_ms);
-        if (f != NULL) {
-            int i = detractor_weak(c, f);
-            const struct churn__drop *d = &f->drop[i < 0 ? 0 : i];
-            churn__jw_bool(w, "insufficient_history", !d->ok);
-            churn__jw_int(w, "window_days", d->n);
-            churn__jw_num(w, "window_events", d->events, 0);
-            churn__jw_num(w, "expected", d->expected, 2);
-            churn__jw_num(w, "activity_ratio", d->ratio, 3);
-            churn__jw_num(w, "z", -d->z, 2);
-        }
-        churn__jw_num(w, "max_activity", c->detractor_max_activity, 3);
-        churn__jw_num(w, "threshold_z", -c->detractor_z, 2);
+        write_usage_weak(w, f, c->detractor_max_activity, c->detractor_z);
         if (acc->feedback_ms != INT64_MIN && acc->nps >= 0 &&
             acc->nps <= c->detractor_nps_max) {
             snprintf(sum, sum_len, "detractor feedback: NPS %d (at most %d)",
@@ -617,7 +613,8 @@ static void write_alert(struct churn_engine *eng,
     churn__jw_cstr(w, "status", firing ? "firing" : "resolved");
     churn__jw_cstr(w, "severity",
                    churn_severity_name(eng->cfg.rules[rule].severity));
-    churn__jw_str(w, "account_id", (struct churn_str){ churn__acc_id(acc), acc->id_len });
+    churn__jw_str(w, "account_id",
+                  (struct churn_str){ churn__acc_id(acc), acc->id_len });
     churn__jw_time(w, "since", since_ms);
     churn__jw_time(w, "event_time", at_ms);
     write_context(eng, acc);
@@ -721,8 +718,8 @@ void churn__detect_boundary(struct churn_engine *eng,
     {
         struct drop_eval e = drop_eval(eng, acc, f, at_ms);
         fire = e.fires;
-        clear = f->drop[0].ok ? f->drop[0].ratio >= c->drop_resolve_ratio
-                              : paused;
+        clear =
+            f->drop[0].ok ? f->drop[0].ratio >= c->drop_resolve_ratio : paused;
     }
     rule_step(eng, acc, CHURN_RULE_ENGAGEMENT_DROP, fire, clear,
               usage_silent || after_pause, at_ms, f, "cleared");
@@ -844,7 +841,8 @@ void churn__signal_maybe(struct churn_engine *eng,
     }
     churn__jw_reset(w);
     churn__jw_open(w, NULL);
-    churn__jw_str(w, "account_id", (struct churn_str){ churn__acc_id(acc), acc->id_len });
+    churn__jw_str(w, "account_id",
+                  (struct churn_str){ churn__acc_id(acc), acc->id_len });
     churn__jw_time(w, "event_time", at_ms);
     churn__jw_num(w, "health", f->health, 1);
     churn__jw_cstr(w, "band", churn__band_name(f->band));

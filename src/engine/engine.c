@@ -738,11 +738,8 @@ static int32_t evaluate_account(struct churn_engine *eng,
      * judged against them, never against other trials */
     if (!f.insufficient && f.base_daily_mean > 0 &&
         acc->status != CHURN__ST_TRIALING) {
-        double seats = acc->seats > 0 ? acc->seats : 1;
-        double per_seat = f.base_daily_mean / seats;
-        eng->cohort_next[acc->plan].sum_log_per_seat +=
-            llround(log(per_seat) * CHURN__COHORT_SCALE);
-        eng->cohort_next[acc->plan].cnt++;
+        churn__cohort_add(&eng->cohort_next[acc->plan],
+                          acc->seats > 0 ? acc->seats : 1, f.base_daily_mean);
         *gathered = true;
     }
     churn__detect_boundary(eng, acc, &f, at_ms);

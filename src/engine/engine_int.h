@@ -68,16 +68,16 @@ struct churn__heap {
  * below the expected.
  */
 struct churn__drop {
-    bool ok;              /* enough reference and no pause in the window */
-    uint32_t n;           /* window buckets */
-    double events;        /* R */
-    uint32_t ref_days;    /* observed buckets in the reference */
-    uint32_t ref_weeks;   /* ... of which folded weeks */
-    double ref_daily;     /* reference daily mean */
-    double expected;      /* E */
-    double ratio;         /* R / E */
-    double dispersion;    /* phi, floored */
-    double z;             /* the deficit in standard deviations */
+    bool ok;            /* enough reference and no pause in the window */
+    uint32_t n;         /* window buckets */
+    double events;      /* R */
+    uint32_t ref_days;  /* observed buckets in the reference */
+    uint32_t ref_weeks; /* ... of which folded weeks */
+    double ref_daily;   /* reference daily mean */
+    double expected;    /* E */
+    double ratio;       /* R / E */
+    double dispersion;  /* phi, floored */
+    double z;           /* the deficit in standard deviations */
 };
 
 /* The figures behind an account's scores at one boundary. */
@@ -102,6 +102,7 @@ struct churn__figures {
     double plan_events;   /* events in them */
     double plan_expected; /* cohort daily mean per seat x seats x days */
     double plan_ratio;    /* plan_events / plan_expected; 0: no cohort */
+    double plan_slope;    /* the cohort's slope of ln(per seat) on ln(seats) */
     double users_recent, users_base_weekly;
     double features_recent, features_base_weekly;
     int32_t days_since_usage;
@@ -117,16 +118,29 @@ struct churn__figures {
     uint8_t band;
 };
 
-/* A plan's typical activity: the geometric mean of its established
- * (baseline, not trialing) accounts' baseline daily events per seat (account
- * activity is heavy- tailed; the arithmetic mean sits well above the typical
- * account). Gathered while the previous boundary scored its accounts, and
- * summed in fixed point (2^-20) so the result does not depend on account order.
+/* A plan's typical activity: a log-log line through its established
+ * (baseline, not trialing) accounts' baseline daily events per seat against
+ * their seats (activity is heavy-tailed, so logs; and larger accounts use
+ * less per seat, so a slope). Gathered while the previous boundary scored
+ * its accounts, summed in fixed point (2^-20) so the result does not depend
+ * on account order; churn__cohort_per_seat() reads it.
  */
 struct churn__cohort {
     int64_t sum_log_per_seat; /* sum of ln(baseline mean per seat) * 2^20 */
+    int64_t sum_ls;           /* sum of ln(seats) * 2^20 */
+    int64_t sum_ls2;          /* sum of ln(seats)^2 * 2^20 */
+    int64_t sum_ls_lp;        /* sum of ln(seats) ln(per seat) * 2^20 */
     uint32_t cnt;
 };
+
+/* Adds an established account (seats, baseline daily mean) to c. */
+void churn__cohort_add(struct churn__cohort *c, double seats, double daily);
+/* The cohort's typical daily events per seat for an account of `seats`,
+ * and the slope of ln(per seat) on ln(seats) behind it (0: per seat, the
+ * same at every size) in *slope when not NULL. */
+double churn__cohort_per_seat(const struct churn__cohort *c,
+                              double seats,
+                              double *slope);
 
 #define CHURN__COHORT_SCALE 1048576.0
 
@@ -164,8 +178,8 @@ struct churn_engine {
     uint64_t key_feature_hash[CHURN_MAX_KEY_FEATURES];
     struct churn__cohort *cohort;      /* per plan intern id, in use */
     struct churn__cohort *cohort_next; /* gathered for the next boundary */
-    struct churn__metrics *metrics; /* metrics.c */
-    churn_output_fn sink; /* may be NULL */
+    struct churn__metrics *metrics;    /* metrics.c */
+    churn_output_fn sink;              /* may be NULL */
     void *sink_ctx;
     /* state.c: the changelog's bookkeeping while tracking is on */
     bool track_changes;

@@ -87,7 +87,7 @@ struct churn__intern {
  * again (cool-down). `firing` in the account says which meaning applies.
  */
 struct churn__account {
-    uint8_t id_len; /* the id: churn__acc_id() */
+    uint8_t id_len;      /* the id: churn__acc_id() */
     uint8_t status;      /* enum churn__status */
     uint8_t fail_streak; /* failed payments since the last success */
     uint8_t flags;       /* enum churn__acct_flag */
@@ -137,8 +137,8 @@ struct churn__account {
     /* the id when it fits, else a pointer to its heap copy */
     char id_inline[CHURN__ID_INLINE];
     float fold_sq;
-    uint8_t fold_weeks; /* weeks in fold_mean, at most CHURN__FOLD_WEEKS */
-    unsigned char ring[]; /* see churn__ring_* */
+    uint8_t fold_weeks;   /* weeks in fold_mean, at most CHURN__FOLD_WEEKS */
+    _Alignas(8) unsigned char ring[]; /* see churn__ring_*: u32 columns */
 };
 
 /* The weight cap of the folded weeks: the reference forgets with a time

@@ -36,11 +36,8 @@ const char *churn__band_name(uint8_t band)
 /* Variance-to-mean ratio of daily counts around their weekday means
  * (quasi-Poisson phi, not floored), with its degrees of freedom in *df (0
  * when it cannot be estimated). */
-static double weekday_phi(const double *x,
-                          uint32_t n,
-                          uint32_t period,
-                          double mean,
-                          uint32_t *df)
+static double weekday_phi(
+    const double *x, uint32_t n, uint32_t period, double mean, uint32_t *df)
 {
     double gsum[32] = { 0 }, gcnt[32] = { 0 }, ss = 0;
     uint32_t groups = 0;
@@ -101,23 +98,28 @@ static void drop_test(const struct churn_engine *eng,
     int32_t win = boundary - (int32_t)d->n;
     int32_t from = churn__ring_ref_start(acc, eng->ring_len, eng->week_n);
     double x[64], ring_sum = 0, fold_sum;
-    uint32_t rn = 0, df_ring, df_fold = 0;
+    uint32_t rn = 0, quiet, df_ring, df_fold = 0;
     double phi_ring, phi_fold = 0, pooled;
 
     if (acc->resumed_bucket != INT32_MIN && acc->resumed_bucket >= win) {
         return;
     }
+    /* Past the head the days are silent: a stale ring (a long-quiet
+     * account) has more reference days than x holds, all zero beyond it. */
     for (int32_t b = from; b < win && rn < 64; b++) {
         int32_t s = churn__ring_slot(acc, eng->ring_len, b);
         x[rn] = s < 0 ? 0 : v->events[s];
         ring_sum += x[rn++];
     }
+    quiet = from < win && (uint32_t)(win - from) > rn
+                ? (uint32_t)(win - from) - rn
+                : 0;
     for (int32_t b = win; b < boundary; b++) {
         int32_t s = churn__ring_slot(acc, eng->ring_len, b);
         d->events += s < 0 ? 0 : v->events[s];
     }
     d->ref_weeks = acc->fold_weeks;
-    d->ref_days = rn + d->ref_weeks * eng->week_n;
+    d->ref_days = rn + quiet + d->ref_weeks * eng->week_n;
     if (d->ref_days == 0 || (int64_t)d->ref_days * cfg->window_bucket_ms <
                                 cfg->drop_min_reference_ms) {
         return;
@@ -136,10 +138,9 @@ static void drop_test(const struct churn_engine *eng,
         phi_fold = (var < 0 ? 0 : var) * d->ref_weeks / (d->ref_weeks - 1) / m;
         df_fold = d->ref_weeks - 1u;
     }
-    pooled = df_ring + df_fold > 0
-                 ? (phi_ring * df_ring + phi_fold * df_fold) /
-                       (df_ring + df_fold)
-                 : 0;
+    pooled = df_ring + df_fold > 0 ? (phi_ring * df_ring + phi_fold * df_fold) /
+                                         (df_ring + df_fold)
+                                   : 0;
     d->dispersion =
         pooled < cfg->drop_min_dispersion ? cfg->drop_min_dispersion : pooled;
     d->z = (d->expected - d->events) /
@@ -170,13 +171,54 @@ static uint16_t key_regular(const struct churn_engine *eng,
             continue;
         }
         for (size_t k = 0; k < cfg->key_feature_cnt; k++) {
-            days[k] = (uint8_t)(days[k] + ((v->features[s] >> k & 1u) != 0));
+            days[k] =
+                (uint8_t)(days[k] + (((unsigned)v->features[s] >> k & 1u) != 0
+                                         ? 1u
+                                         : 0u));
         }
     }
     for (size_t k = 0; k < cfg->key_feature_cnt; k++) {
         out |= (uint16_t)(days[k] >= 3 ? 1u << k : 0u);
     }
     return out;
+}
+
+void churn__cohort_add(struct churn__cohort *c, double seats, double daily)
+{
+    double ls = log(seats), lp = log(daily / seats);
+
+    c->sum_log_per_seat += llround(lp * CHURN__COHORT_SCALE);
+    c->sum_ls += llround(ls * CHURN__COHORT_SCALE);
+    c->sum_ls2 += llround(ls * ls * CHURN__COHORT_SCALE);
+    c->sum_ls_lp += llround(ls * lp * CHURN__COHORT_SCALE);
+    c->cnt++;
+}
+
+/*
+ * ln(per seat) = mean + slope (ln seats - mean ln seats), the slope a ridge
+ * regression over the cohort (lambda 0.5 per account pulls it to 0, "per
+ * seat", when the plan's accounts differ little in size) clamped to
+ * [-0.5, 0]: a larger account uses at most as much per seat, and at least
+ * as much in all as the square root of its size says.
+ */
+double churn__cohort_per_seat(const struct churn__cohort *c,
+                              double seats,
+                              double *slope)
+{
+    double n = c->cnt, b = 0;
+    double mp = (double)c->sum_log_per_seat / CHURN__COHORT_SCALE / n;
+    double ms = (double)c->sum_ls / CHURN__COHORT_SCALE / n;
+    double sxx = (double)c->sum_ls2 / CHURN__COHORT_SCALE - n * ms * ms;
+    double sxy = (double)c->sum_ls_lp / CHURN__COHORT_SCALE - n * ms * mp;
+
+    if (sxx > 0) {
+        b = sxy / (sxx + 0.5 * n);
+        b = b < -0.5 ? -0.5 : (b > 0 ? 0 : b);
+    }
+    if (slope != NULL) {
+        *slope = b;
+    }
+    return exp(mp + b * (log(seats) - ms));
 }
 
 /*
@@ -209,9 +251,8 @@ static void plan_activity(const struct churn_engine *eng,
         f->plan_days++;
     }
     if (f->plan_days > 0) {
-        f->plan_expected =
-            exp((double)c->sum_log_per_seat / CHURN__COHORT_SCALE / c->cnt) *
-            seats * f->plan_days;
+        f->plan_expected = churn__cohort_per_seat(c, seats, &f->plan_slope) *
+                           seats * f->plan_days;
         f->plan_ratio = f->plan_events / f->plan_expected;
     }
 }
@@ -424,8 +465,7 @@ void churn__figures_compute(struct churn_engine *eng,
 
     /* engagement_drop's windows against the long reference */
     f->drop[0].n = (uint32_t)(cfg->drop_window_ms / cfg->window_bucket_ms);
-    f->drop[1].n =
-        (uint32_t)(cfg->drop_long_window_ms / cfg->window_bucket_ms);
+    f->drop[1].n = (uint32_t)(cfg->drop_long_window_ms / cfg->window_bucket_ms);
     for (int i = 0; i < 2; i++) {
         if (f->drop[i].n > 0) {
             drop_test(eng, acc, &v, boundary, period, &f->drop[i]);
@@ -468,9 +508,7 @@ void churn__figures_compute(struct churn_engine *eng,
         f->dispersion = 1;
         if (c->cnt >= 5) {
             double seats = acc->seats > 0 ? acc->seats : 1;
-            double per_day = exp((double)c->sum_log_per_seat /
-                                 CHURN__COHORT_SCALE / c->cnt) *
-                             seats;
+            double per_day = churn__cohort_per_seat(c, seats, NULL) * seats;
             f->expected = per_day * (double)observed;
             f->ratio = f->recent_events / f->expected;
             f->activity = clamp01(f->ratio);

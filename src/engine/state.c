@@ -32,6 +32,8 @@
 
 /* A change to struct churn__account must change its record: add the field
  * to account_fields[], bump CHURN_STATE_VERSION, then update this size. */
+_Static_assert(offsetof(struct churn__account, ring) % 8 == 0,
+               "the ring's u32 columns need an aligned start");
 _Static_assert(sizeof(struct churn__account) == 288,
                "struct churn__account changed: update account_fields[] and "
                "CHURN_STATE_VERSION");
@@ -545,6 +547,9 @@ static void put_cohorts(struct churn__ww *w, const struct churn__cohort *c)
         if (c[i].cnt != 0 || c[i].sum_log_per_seat != 0) {
             churn__ww_u16(w, i);
             churn__ww_u64(w, c[i].sum_log_per_seat);
+            churn__ww_u64(w, c[i].sum_ls);
+            churn__ww_u64(w, c[i].sum_ls2);
+            churn__ww_u64(w, c[i].sum_ls_lp);
             churn__ww_u32(w, c[i].cnt);
         }
     }
@@ -563,10 +568,20 @@ static void get_cohorts(struct churn__wr *r, struct churn__cohort *c)
             break;
         }
         c[id].sum_log_per_seat = churn__wr_i64(r);
+        c[id].sum_ls = churn__wr_i64(r);
+        c[id].sum_ls2 = churn__wr_i64(r);
+        c[id].sum_ls_lp = churn__wr_i64(r);
         c[id].cnt = churn__wr_u32(r);
-        churn__wr_check(r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
-                               c[id].sum_log_per_seat <= INT64_MAX / 4 &&
-                               c[id].cnt <= UINT32_MAX / 4);
+        /* sums the engine can add to without overflow; seats are at least
+         * 1, so the sums of ln(seats) and its square are not negative */
+        churn__wr_check(
+            r, c[id].sum_log_per_seat >= -(INT64_MAX / 4) &&
+                   c[id].sum_log_per_seat <= INT64_MAX / 4 &&
+                   c[id].sum_ls >= 0 && c[id].sum_ls <= INT64_MAX / 4 &&
+                   c[id].sum_ls2 >= 0 && c[id].sum_ls2 <= INT64_MAX / 4 &&
+                   c[id].sum_ls_lp >= -(INT64_MAX / 4) &&
+                   c[id].sum_ls_lp <= INT64_MAX / 4 &&
+                   c[id].cnt <= UINT32_MAX / 4);
     }
 }
 
@@ -764,8 +779,8 @@ static void export_account(void *ctx, struct churn__account *acc)
         x->rc = churn_error_set(x->err, CHURN_ENOMEM, "out of memory");
         return;
     }
-    x->rc = x->fn(x->ctx, (struct churn_str){ churn__acc_id(acc), acc->id_len }, x->w.p,
-                  x->w.len, x->err);
+    x->rc = x->fn(x->ctx, (struct churn_str){ churn__acc_id(acc), acc->id_len },
+                  x->w.p, x->w.len, x->err);
 }
 
 enum churn_err churn_engine_export(struct churn_engine *eng,
