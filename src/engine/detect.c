@@ -14,7 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#define FACT_WINDOW_MS (30 * CHURN__DAY_MS) /* one-off facts stay open */
+#define FACT_WINDOW_MS CHURN__FACT_WINDOW_MS /* one-off facts stay open */
 
 static const char *const rule_kind[CHURN_RULE__COUNT] = {
     [CHURN_RULE_ENGAGEMENT_DROP] = "voluntary",
@@ -35,7 +35,7 @@ static bool is_firing(const struct churn__account *acc, enum churn_rule r)
     return (acc->firing & (1u << r)) != 0;
 }
 
-static double inactivity_gap_p(const struct churn__figures *f)
+double churn__inactivity_gap_p(const struct churn__figures *f)
 {
     double p;
 
@@ -411,13 +411,13 @@ static void write_evidence(struct churn_engine *eng,
                       c->inactivity_after_ms / bucket_days);
         churn__jw_int(w, "active_days_before", f->active_days_before);
         churn__jw_int(w, "observed_days_before", f->observed_days_before);
-        churn__jw_num(w, "gap_probability", inactivity_gap_p(f), 8);
+        churn__jw_num(w, "gap_probability", churn__inactivity_gap_p(f), 8);
         churn__jw_num(w, "max_gap_probability", c->inactivity_max_gap_p, 8);
         snprintf(sum, sum_len,
                  "no usage for %d days; active %u of the %u "
                  "days before (gap probability %.1e)",
                  f->days_since_usage, f->active_days_before,
-                 f->observed_days_before, inactivity_gap_p(f));
+                 f->observed_days_before, churn__inactivity_gap_p(f));
         break;
     case CHURN_RULE_PAYMENT_FAILURE_STREAK: {
         struct churn_str code = churn__intern_get(&eng->intern, acc->decline);
@@ -729,7 +729,7 @@ void churn__detect_boundary(struct churn_engine *eng,
      * has probability about (1 - p)^d */
     clear = f->days_since_usage < c->inactivity_after_ms / bucket;
     fire = !clear && f->observed_days_before >= 7 &&
-           inactivity_gap_p(f) <= c->inactivity_max_gap_p;
+           churn__inactivity_gap_p(f) <= c->inactivity_max_gap_p;
     rule_step(eng, acc, CHURN_RULE_INACTIVITY, fire, clear, usage_silent, at_ms,
               f, "cleared");
 

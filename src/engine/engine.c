@@ -276,8 +276,53 @@ static struct churn__pending heap_pop(struct churn__heap *h)
     return top;
 }
 
-/* Deep-copies ev's strings into one allocation owned by p. */
-static bool pending_make(struct churn__pending *p,
+/* Gives a pending event's bytes back; frees its chunk when it was the
+ * last one there (the tail is kept and reused once empty). */
+static void pending_unref(struct churn__heap *h, struct churn__pending *p)
+{
+    struct churn__pending_chunk *c = p->chunk;
+
+    if (c == NULL) {
+        return;
+    }
+    p->chunk = NULL;
+    if (--c->live > 0) {
+        return;
+    }
+    if (c == h->tail) {
+        c->used = 0;
+    } else {
+        free(c);
+    }
+}
+
+/* Room for n bytes at the tail, starting a new chunk when it is full. */
+static struct churn__pending_chunk *pending_room(struct churn__heap *h,
+                                                 size_t n)
+{
+    struct churn__pending_chunk *c = h->tail;
+
+    if (c != NULL && c->size - c->used >= n) {
+        return c;
+    }
+    size_t size = n > CHURN__PENDING_CHUNK ? n : CHURN__PENDING_CHUNK;
+    struct churn__pending_chunk *nc = malloc(sizeof(*nc) + size);
+    if (nc == NULL) {
+        return NULL;
+    }
+    nc->used = 0;
+    nc->live = 0;
+    nc->size = size;
+    if (c != NULL && c->live == 0) {
+        free(c);
+    }
+    h->tail = nc;
+    return nc;
+}
+
+/* Deep-copies ev's strings into the chunks; p holds a reference. */
+static bool pending_make(struct churn__heap *h,
+                         struct churn__pending *p,
                          const struct churn_event *ev,
                          uint64_t seq)
 {
@@ -286,19 +331,24 @@ static bool pending_make(struct churn__pending *p,
         &p->ev.plan,         &p->ev.currency,   &p->ev.reason,  &p->ev.feature,
         &p->ev.decline_code, &p->ev.priority,
     };
+    struct churn__pending_chunk *c;
     size_t total = 0;
     char *w;
 
     p->ev = *ev;
     p->seq = seq;
+    p->chunk = NULL;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         total += strs[i]->len;
     }
-    p->buf = malloc(total ? total : 1);
-    if (p->buf == NULL) {
+    c = pending_room(h, total ? total : 1);
+    if (c == NULL) {
         return false;
     }
-    w = p->buf;
+    w = c->data + c->used;
+    c->used += total;
+    c->live++;
+    p->chunk = c;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         if (strs[i]->len > 0) {
             memcpy(w, strs[i]->ptr, strs[i]->len);
@@ -315,8 +365,11 @@ bool churn__pending_add(struct churn_engine *eng,
 {
     struct churn__pending p;
 
-    if (!pending_make(&p, ev, seq) || !heap_push(&eng->pending, &p)) {
-        free(p.buf);
+    if (!pending_make(&eng->pending, &p, ev, seq)) {
+        return false;
+    }
+    if (!heap_push(&eng->pending, &p)) {
+        pending_unref(&eng->pending, &p);
         return false;
     }
     return true;
@@ -325,7 +378,7 @@ bool churn__pending_add(struct churn_engine *eng,
 void churn__pending_clear(struct churn_engine *eng)
 {
     for (size_t i = 0; i < eng->pending.cnt; i++) {
-        free(eng->pending.v[i].buf);
+        pending_unref(&eng->pending, &eng->pending.v[i]);
     }
     eng->pending.cnt = 0;
 }
@@ -408,9 +461,8 @@ void churn_engine_free(struct churn_engine *eng)
     churn_decoder_free(eng->dec);
     churn__table_free(eng->accounts);
     dd_release(&eng->dedupe);
-    for (size_t i = 0; i < eng->pending.cnt; i++) {
-        free(eng->pending.v[i].buf);
-    }
+    churn__pending_clear(eng);
+    free(eng->pending.tail);
     free(eng->pending.v);
     churn__intern_release(&eng->intern);
     churn__ww_release(&eng->removed);
@@ -419,6 +471,7 @@ void churn_engine_free(struct churn_engine *eng)
     free(eng->cohort);
     free(eng->cohort_next);
     churn__metrics_free(eng->metrics);
+    free(eng->verify_copy);
     free(eng);
 }
 
@@ -661,38 +714,106 @@ static bool is_closed(const struct churn__account *acc)
            acc->status == CHURN__ST_EXPIRED;
 }
 
+/* Judges one account at a boundary: figures, its share of the cohorts,
+ * rules and signal; returns the boundary it is next due at. */
+static int32_t evaluate_account(struct churn_engine *eng,
+                                struct churn__account *acc,
+                                int32_t boundary,
+                                int64_t at_ms,
+                                bool *gathered)
+{
+    struct churn__figures f;
+
+    *gathered = false;
+    if (acc->first_ms >= at_ms) {
+        return boundary + 1;
+    }
+    if (is_closed(acc)) {
+        /* only a fact (an upsert, which marks it due) reopens it */
+        return INT32_MAX;
+    }
+    acc->changed = 1;
+    churn__figures_compute(eng, acc, boundary, &f);
+    /* the norm is set by established paying accounts: a trial is
+     * judged against them, never against other trials */
+    if (!f.insufficient && f.base_daily_mean > 0 &&
+        acc->status != CHURN__ST_TRIALING) {
+        churn__cohort_add(&eng->cohort_next[acc->plan],
+                          acc->seats > 0 ? acc->seats : 1, f.base_daily_mean);
+        *gathered = true;
+    }
+    churn__detect_boundary(eng, acc, &f, at_ms);
+    churn__signal_maybe(eng, acc, &f, at_ms);
+    return churn__account_next_due(eng, acc, &f, boundary);
+}
+
+/* VERIFY: evaluates an account the due walk would have skipped and counts
+ * it in due_misses when that changed anything. */
+static void verify_skip(struct churn_engine *eng,
+                        struct churn__account *acc,
+                        int32_t boundary,
+                        int64_t at_ms)
+{
+    size_t bytes = churn__table_account_bytes(eng->accounts);
+    size_t outs = eng->out.cnt;
+    bool gathered;
+
+    if (eng->verify_copy == NULL) {
+        eng->verify_copy = malloc(bytes);
+        if (eng->verify_copy == NULL) {
+            eng->out.oom = true;
+            return;
+        }
+    }
+    memcpy(eng->verify_copy, acc, bytes);
+    (void)evaluate_account(eng, acc, boundary, at_ms, &gathered);
+    /* evaluation marks it for the changelog; that alone is no change */
+    ((struct churn__account *)(void *)eng->verify_copy)->changed = acc->changed;
+    if (gathered || eng->out.cnt != outs ||
+        memcmp(eng->verify_copy, acc, bytes) != 0) {
+        eng->due_misses++;
+    }
+}
+
 static void evaluate_boundary(struct churn_engine *eng, int32_t boundary)
 {
     int64_t at_ms = churn__bucket_start(eng, boundary);
-    struct churn__figures f;
+    bool all = eng->eval_mode != CHURN__EVAL_DUE;
+    struct churn__due_walk w;
     struct churn__account *acc;
-    size_t pos = 0;
+    size_t walked = 0;
+    bool gathered;
 
     /* The cohorts gathered at the previous boundary score this one's new
-     * accounts; this pass gathers the next ones. */
+     * accounts; this pass gathers the next ones. Settled accounts have no
+     * baseline, so skipping them leaves the cohorts as they would be. */
     struct churn__cohort *t = eng->cohort;
     eng->cohort = eng->cohort_next;
     eng->cohort_next = t;
     memset(eng->cohort_next, 0, CHURN__INTERN_MAX * sizeof(*t));
     /* The table walks its accounts in (hash, id) order, the order of the
-     * outputs of one boundary. */
-    while ((acc = churn__table_next(eng->accounts, &pos)) != NULL) {
-        if (acc->first_ms >= at_ms || is_closed(acc)) {
-            continue;
+     * outputs of one boundary; only those due, unless a test asks for all. */
+    churn__table_due_begin(eng->accounts, &w, all ? INT32_MAX : boundary);
+    while ((acc = churn__table_due_next(eng->accounts, &w)) != NULL) {
+        walked++;
+        if (churn__table_due_get(eng->accounts, &w) > boundary) {
+            eng->due_skipped++;
+            if (eng->eval_mode == CHURN__EVAL_VERIFY) {
+                verify_skip(eng, acc, boundary, at_ms);
+                sink_maybe(eng);
+            }
+            if (eng->eval_mode != CHURN__EVAL_FULL) {
+                continue;
+            }
         }
-        acc->changed = 1;
-        churn__figures_compute(eng, acc, boundary, &f);
-        /* the norm is set by established paying accounts: a trial is
-         * judged against them, never against other trials */
-        if (!f.insufficient && f.base_daily_mean > 0 &&
-            acc->status != CHURN__ST_TRIALING) {
-            churn__cohort_add(&eng->cohort_next[acc->plan],
-                              acc->seats > 0 ? acc->seats : 1,
-                              f.base_daily_mean);
-        }
-        churn__detect_boundary(eng, acc, &f, at_ms);
-        churn__signal_maybe(eng, acc, &f, at_ms);
+        eng->due_evaluated++;
+        churn__table_due_set(eng->accounts, &w,
+                             evaluate_account(eng, acc, boundary, at_ms,
+                                              &gathered));
         sink_maybe(eng);
+    }
+    if (!all) {
+        eng->due_skipped += churn__table_count(eng->accounts) - walked;
     }
 }
 
@@ -724,7 +845,7 @@ release_until(struct churn_engine *eng, int64_t limit_ms, bool inclusive)
         } else {
             eng->out.oom = true;
         }
-        free(p.buf);
+        pending_unref(&eng->pending, &p);
     }
 }
 

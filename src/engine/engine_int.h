@@ -27,16 +27,35 @@ struct churn__dedupe {
     size_t capacity; /* input.dedupe_capacity */
 };
 
+/*
+ * The bytes of waiting events live in chunks of CHURN__PENDING_CHUNK bytes,
+ * appended in arrival order and freed whole once every event in them has
+ * been released. Events are released in about the order they arrive (within
+ * the lateness), so a chunk empties soon after the next one starts; and as
+ * chunks are large, freeing one returns its memory to the system, where a
+ * burst of small mallocs (every account created in the same hour) would
+ * stay resident in the allocator.
+ */
+#define CHURN__PENDING_CHUNK (256u << 10)
+
+struct churn__pending_chunk {
+    size_t used; /* bytes appended */
+    size_t live; /* events in it not yet released */
+    size_t size; /* bytes of data (larger than the default for a huge event) */
+    char data[];
+};
+
 /* An order-sensitive event waiting for the watermark: an owned copy. */
 struct churn__pending {
-    struct churn_event ev; /* views into buf */
-    char *buf;
+    struct churn_event ev;               /* views into chunk */
+    struct churn__pending_chunk *chunk;  /* holds the bytes; NULL: none */
     uint64_t seq;
 };
 
 struct churn__heap {
     struct churn__pending *v;
     size_t cnt, cap;
+    struct churn__pending_chunk *tail; /* being appended to; may be NULL */
 };
 
 /*
@@ -125,6 +144,20 @@ double churn__cohort_per_seat(const struct churn__cohort *c,
 
 #define CHURN__COHORT_SCALE 1048576.0
 
+/* How long facts weigh on scores and rules (score.c, detect.c; due.c
+ * schedules a re-evaluation where each one ends). */
+#define CHURN__FACT_WINDOW_MS      (30 * CHURN__DAY_MS) /* one-off alerts */
+#define CHURN__CHARGEBACK_WEIGH_MS (90 * CHURN__DAY_MS) /* payment = 0 */
+#define CHURN__DOWNGRADE_WEIGH_MS  (30 * CHURN__DAY_MS) /* subscription */
+#define CHURN__FEEDBACK_WEIGH_MS   (30 * CHURN__DAY_MS) /* ticket sentiment */
+
+/* How the boundary walk picks accounts (test-only; no config key). */
+enum churn__eval_mode {
+    CHURN__EVAL_DUE,    /* only accounts due (churn__account_next_due) */
+    CHURN__EVAL_FULL,   /* every account at every boundary, as before */
+    CHURN__EVAL_VERIFY, /* every account, counting skips that were wrong */
+};
+
 struct churn_engine {
     struct churn_config cfg; /* copy; kafka_props not owned (NULL) */
     churn_geo_fn geo;
@@ -152,6 +185,12 @@ struct churn_engine {
     bool track_changes;
     struct churn__ww removed; /* ids removed since the last export: u8 len,
                                  bytes */
+    /* boundary walk (due.c): mode and counts */
+    enum churn__eval_mode eval_mode;
+    uint64_t due_evaluated; /* account evaluations */
+    uint64_t due_skipped;   /* account-boundaries skipped as settled */
+    uint64_t due_misses;    /* VERIFY: skipped ones that would have changed */
+    unsigned char *verify_copy; /* VERIFY: an account block before */
 };
 
 /* engine.c, for state.c: the dedupe set and the reorder heap */
@@ -186,7 +225,18 @@ void churn__figures_compute(struct churn_engine *eng,
                             struct churn__figures *f);
 const char *churn__band_name(uint8_t band);
 
+/* due.c: the first boundary after boundary at which evaluating acc could
+ * change anything (outputs, the account, the cohorts), given f, its figures
+ * at boundary, and no event or fact for it in between. */
+int32_t churn__account_next_due(const struct churn_engine *eng,
+                                const struct churn__account *acc,
+                                const struct churn__figures *f,
+                                int32_t boundary);
+
 /* detect.c */
+/* inactivity's probability of an idle run as long as f's under the
+ * account's own active-day share */
+double churn__inactivity_gap_p(const struct churn__figures *f);
 void churn__detect_boundary(struct churn_engine *eng,
                             struct churn__account *acc,
                             const struct churn__figures *f,

@@ -201,10 +201,40 @@ size_t churn__table_count(const struct churn__table *t);
  * compared bytewise then by length: *pos starts at 0; NULL at the end. No
  * insert or removal may happen during a walk. */
 struct churn__account *churn__table_next(struct churn__table *t, size_t *pos);
+/*
+ * Walks, in the same order, only the accounts due at boundary: those whose
+ * due mark is at or before it. Every account is due from its insertion and
+ * again after each upsert of it (an event or fact changed it); otherwise its
+ * mark is what churn__table_due_set gave at its last evaluation, so a walk
+ * skips settled accounts without touching their blocks. No insert or removal
+ * may happen during a walk.
+ */
+struct churn__due_walk {
+    size_t pos, ahead;
+    unsigned lead;
+    int32_t boundary;
+};
+void churn__table_due_begin(struct churn__table *t,
+                            struct churn__due_walk *w,
+                            int32_t boundary);
+struct churn__account *churn__table_due_next(struct churn__table *t,
+                                             struct churn__due_walk *w);
+/* The due mark of the account churn__table_due_next returned last, and
+ * setting it. */
+int32_t churn__table_due_get(const struct churn__table *t,
+                             const struct churn__due_walk *w);
+void churn__table_due_set(struct churn__table *t,
+                          const struct churn__due_walk *w,
+                          int32_t due);
 /* Calls fn for each account, in the same order; fn may not insert or
  * remove. */
 typedef void (*churn__table_fn)(void *ctx, struct churn__account *acc);
 void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx);
+/* The same for an fn that reads only struct churn__account, not the ring:
+ * it fetches ahead only the struct's cache lines. */
+void churn__table_each_struct(struct churn__table *t,
+                              churn__table_fn fn,
+                              void *ctx);
 /* Sets a function called with each account the table is about to evict
  * (at max_accounts or idle), before it is freed. */
 void churn__table_on_evict(struct churn__table *t,

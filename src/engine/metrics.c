@@ -977,7 +977,7 @@ void churn__metrics_close(struct churn_engine *eng, int64_t end_ms)
     struct close_ctx c = { eng, end_ms };
     size_t n = 0;
 
-    churn__table_each(eng->accounts, close_account, &c);
+    churn__table_each_struct(eng->accounts, close_account, &c);
 
     if (m->cnt > m->sorted_cap) {
         size_t ncap = m->cnt * 2;

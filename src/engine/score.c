@@ -278,7 +278,7 @@ static double payment_component(const struct churn_engine *eng,
         }
     }
     if (acc->chargeback_ms != INT64_MIN &&
-        at_ms - acc->chargeback_ms < 90 * CHURN__DAY_MS) {
+        at_ms - acc->chargeback_ms < CHURN__CHARGEBACK_WEIGH_MS) {
         p = 0;
     }
     return p < 0 ? 0 : p;
@@ -306,7 +306,7 @@ static double subscription_component(const struct churn_engine *eng,
         s = 100;
     }
     if (s > 0 && acc->downgrade_ms != INT64_MIN &&
-        at_ms - acc->downgrade_ms < 30 * CHURN__DAY_MS && acc->prev_mrr > 0 &&
+        at_ms - acc->downgrade_ms < CHURN__DOWNGRADE_WEIGH_MS && acc->prev_mrr > 0 &&
         acc->mrr < acc->prev_mrr) {
         double cut = (double)(acc->prev_mrr - acc->mrr) / (double)acc->prev_mrr;
         double d = 100 * (1 - cut);
@@ -325,7 +325,7 @@ static double feedback_component(const struct churn__account *acc,
         f = 10.0 * acc->nps;
     }
     if (acc->feedback_ms != INT64_MIN &&
-        at_ms - acc->feedback_ms < 30 * CHURN__DAY_MS &&
+        at_ms - acc->feedback_ms < CHURN__FEEDBACK_WEIGH_MS &&
         acc->sentiment_milli < 0) {
         double t = 50 + 50 * (acc->sentiment_milli / 1000.0);
         f = f < t ? f : t;

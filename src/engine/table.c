@@ -42,6 +42,7 @@
 struct churn__table {
     uint64_t *hash; /* per slot; meaningful where idx != 0 */
     uint32_t *idx;  /* per slot: slab index + 1; 0 = empty */
+    int32_t *due;   /* per slot: first boundary to evaluate the account at */
     size_t len;     /* slots: home slots + overflow tail */
     unsigned bits;  /* home slots = 2^bits, home = hash >> (64 - bits) */
     size_t cnt;
@@ -80,13 +81,16 @@ static struct churn__account *block_at(const struct churn__table *t,
                                                  t->stride);
 }
 
-static bool alloc_slots(size_t len, uint64_t **hash, uint32_t **idx)
+static bool
+alloc_slots(size_t len, uint64_t **hash, uint32_t **idx, int32_t **due)
 {
     *hash = malloc(len * sizeof(**hash));
     *idx = calloc(len, sizeof(**idx));
-    if (*hash == NULL || *idx == NULL) {
+    *due = malloc(len * sizeof(**due));
+    if (*hash == NULL || *idx == NULL || *due == NULL) {
         free(*hash);
         free(*idx);
+        free(*due);
         return false;
     }
     return true;
@@ -101,7 +105,7 @@ struct churn__table *churn__table_new(uint32_t ring_len, size_t max_accounts)
     }
     t->bits = MIN_BITS;
     t->len = ((size_t)1 << t->bits) + OVERFLOW_SLOTS;
-    if (!alloc_slots(t->len, &t->hash, &t->idx)) {
+    if (!alloc_slots(t->len, &t->hash, &t->idx, &t->due)) {
         free(t);
         return NULL;
     }
@@ -152,6 +156,7 @@ void churn__table_free(struct churn__table *t)
     free(t->chunks);
     free(t->hash);
     free(t->idx);
+    free(t->due);
     free(t);
 }
 
@@ -258,11 +263,18 @@ static bool extend(struct churn__table *t)
     }
     memset(ni + t->len, 0, OVERFLOW_SLOTS * sizeof(*ni));
     t->idx = ni;
+    int32_t *nd = realloc(t->due, nlen * sizeof(*nd));
+    if (nd == NULL) {
+        /* idx is longer than len says; harmless until the next extend */
+        return false;
+    }
+    t->due = nd;
     t->len = nlen;
     return true;
 }
 
-/* Puts (hash, idx1) at slot p, shifting the rest of p's run right. */
+/* Puts (hash, idx1) at slot p, shifting the rest of p's run right; the new
+ * account is due at the next boundary. */
 static bool place(struct churn__table *t, size_t p, uint64_t hash, uint32_t idx1)
 {
     size_t e = p;
@@ -275,8 +287,10 @@ static bool place(struct churn__table *t, size_t p, uint64_t hash, uint32_t idx1
     }
     memmove(t->hash + p + 1, t->hash + p, (e - p) * sizeof(*t->hash));
     memmove(t->idx + p + 1, t->idx + p, (e - p) * sizeof(*t->idx));
+    memmove(t->due + p + 1, t->due + p, (e - p) * sizeof(*t->due));
     t->hash[p] = hash;
     t->idx[p] = idx1;
+    t->due[p] = INT32_MIN;
     return true;
 }
 
@@ -288,9 +302,10 @@ static bool grow(struct churn__table *t)
     size_t nlen = ((size_t)1 << nbits) + OVERFLOW_SLOTS;
     uint64_t *nh;
     uint32_t *ni;
+    int32_t *nd;
     size_t next = 0;
 
-    if (!alloc_slots(nlen, &nh, &ni)) {
+    if (!alloc_slots(nlen, &nh, &ni, &nd)) {
         return false;
     }
     for (size_t i = 0; i < t->len; i++) {
@@ -306,26 +321,34 @@ static bool grow(struct churn__table *t)
             size_t l2 = p + OVERFLOW_SLOTS;
             uint64_t *h2 = realloc(nh, l2 * sizeof(*h2));
             uint32_t *i2 = h2 ? realloc(ni, l2 * sizeof(*i2)) : NULL;
+            int32_t *d2 = i2 ? realloc(nd, l2 * sizeof(*d2)) : NULL;
             if (h2 != NULL) {
                 nh = h2;
             }
-            if (i2 == NULL) {
+            if (i2 != NULL) {
+                ni = i2;
+            }
+            if (d2 == NULL) {
                 free(nh);
                 free(ni);
+                free(nd);
                 return false;
             }
-            memset(i2 + nlen, 0, (l2 - nlen) * sizeof(*i2));
-            ni = i2;
+            memset(ni + nlen, 0, (l2 - nlen) * sizeof(*ni));
+            nd = d2;
             nlen = l2;
         }
         nh[p] = t->hash[i];
         ni[p] = t->idx[i];
+        nd[p] = t->due[i];
         next = p + 1;
     }
     free(t->hash);
     free(t->idx);
+    free(t->due);
     t->hash = nh;
     t->idx = ni;
+    t->due = nd;
     t->len = nlen;
     t->bits = nbits;
     return true;
@@ -346,6 +369,7 @@ static void remove_at(struct churn__table *t, size_t i)
     }
     memmove(t->hash + i, t->hash + i + 1, (k - i - 1) * sizeof(*t->hash));
     memmove(t->idx + i, t->idx + i + 1, (k - i - 1) * sizeof(*t->idx));
+    memmove(t->due + i, t->due + i + 1, (k - i - 1) * sizeof(*t->due));
     t->idx[k - 1] = 0;
 }
 
@@ -443,6 +467,7 @@ struct churn__account *churn__table_upsert(struct churn__table *t,
     if (found) {
         acc = block_at(t, t->idx[i]);
         acc->changed = 1; /* the caller is about to change it */
+        t->due[i] = INT32_MIN; /* ... so its next boundary must judge it */
         return acc;
     }
     if (id.len > UINT8_MAX) {
@@ -492,6 +517,29 @@ size_t churn__table_count(const struct churn__table *t)
     return t->cnt;
 }
 
+/* Fetches the first 960 bytes of an account block (struct and ring at the
+ * default window) into the cache. A macro, not a helper: GCC deletes calls
+ * to a function whose only effect is a prefetch (it counts as pure), and
+ * loops whose body is one. */
+#define PREFETCH_BLOCK(p)                                                      \
+    do {                                                                       \
+        __builtin_prefetch(p);                                                 \
+        __builtin_prefetch((p) + 64);                                          \
+        __builtin_prefetch((p) + 128);                                         \
+        __builtin_prefetch((p) + 192);                                         \
+        __builtin_prefetch((p) + 256);                                         \
+        __builtin_prefetch((p) + 320);                                         \
+        __builtin_prefetch((p) + 384);                                         \
+        __builtin_prefetch((p) + 448);                                         \
+        __builtin_prefetch((p) + 512);                                         \
+        __builtin_prefetch((p) + 576);                                         \
+        __builtin_prefetch((p) + 640);                                         \
+        __builtin_prefetch((p) + 704);                                         \
+        __builtin_prefetch((p) + 768);                                         \
+        __builtin_prefetch((p) + 832);                                         \
+        __builtin_prefetch((p) + 896);                                         \
+    } while (0)
+
 /* The block in slot, or NULL past the end or for an empty slot. */
 static const char *block_or_null(const struct churn__table *t, size_t slot)
 {
@@ -513,29 +561,74 @@ struct churn__account *churn__table_next(struct churn__table *t, size_t *pos)
         return NULL;
     }
     /* Blocks are in allocation order, slots in hash order: every account
-     * of a walk is a cache miss unless fetched ahead. Written out in this
-     * function: GCC deletes calls to a helper whose only effect is a
-     * prefetch (it counts as pure), and loops whose body is one. */
+     * of a walk is a cache miss unless fetched ahead. */
     const char *p = block_or_null(t, i + PREFETCH_AHEAD);
     if (p != NULL) {
-        __builtin_prefetch(p);
-        __builtin_prefetch(p + 64);
-        __builtin_prefetch(p + 128);
-        __builtin_prefetch(p + 192);
-        __builtin_prefetch(p + 256);
-        __builtin_prefetch(p + 320);
-        __builtin_prefetch(p + 384);
-        __builtin_prefetch(p + 448);
-        __builtin_prefetch(p + 512);
-        __builtin_prefetch(p + 576);
-        __builtin_prefetch(p + 640);
-        __builtin_prefetch(p + 704);
-        __builtin_prefetch(p + 768);
-        __builtin_prefetch(p + 832);
-        __builtin_prefetch(p + 896);
+        PREFETCH_BLOCK(p);
     }
     *pos = i + 1;
     return block_at(t, t->idx[i]);
+}
+
+void churn__table_due_begin(struct churn__table *t,
+                            struct churn__due_walk *w,
+                            int32_t boundary)
+{
+    w->pos = 0;
+    w->ahead = 0;
+    w->lead = 0;
+    w->boundary = boundary;
+    (void)t;
+}
+
+static bool is_due(const struct churn__table *t, size_t i, int32_t boundary)
+{
+    return t->idx[i] != 0 && t->due[i] <= boundary;
+}
+
+struct churn__account *churn__table_due_next(struct churn__table *t,
+                                             struct churn__due_walk *w)
+{
+    size_t i = w->pos;
+
+    while (i < t->len && !is_due(t, i, w->boundary)) {
+        i++;
+    }
+    if (i >= t->len) {
+        w->pos = i;
+        return NULL;
+    }
+    if (w->lead > 0) {
+        w->lead--; /* slot i was fetched ahead */
+    }
+    if (w->ahead <= i) {
+        w->ahead = i + 1;
+    }
+    /* Keep PREFETCH_AHEAD due accounts in flight: the due ones are sparse
+     * and far apart in the slab. */
+    while (w->lead < PREFETCH_AHEAD && w->ahead < t->len) {
+        if (is_due(t, w->ahead, w->boundary)) {
+            const char *p = (const char *)block_at(t, t->idx[w->ahead]);
+            PREFETCH_BLOCK(p);
+            w->lead++;
+        }
+        w->ahead++;
+    }
+    w->pos = i + 1;
+    return block_at(t, t->idx[i]);
+}
+
+int32_t churn__table_due_get(const struct churn__table *t,
+                             const struct churn__due_walk *w)
+{
+    return t->due[w->pos - 1];
+}
+
+void churn__table_due_set(struct churn__table *t,
+                          const struct churn__due_walk *w,
+                          int32_t due)
+{
+    t->due[w->pos - 1] = due;
 }
 
 void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx)
@@ -545,6 +638,30 @@ void churn__table_each(struct churn__table *t, churn__table_fn fn, void *ctx)
 
     while ((acc = churn__table_next(t, &pos)) != NULL) {
         fn(ctx, acc);
+    }
+}
+
+_Static_assert(sizeof(struct churn__account) <= 5 * 64,
+               "churn__table_each_struct fetches 5 lines of each account");
+
+void churn__table_each_struct(struct churn__table *t,
+                              churn__table_fn fn,
+                              void *ctx)
+{
+    for (size_t i = 0; i < t->len; i++) {
+        if (t->idx[i] == 0) {
+            continue;
+        }
+        /* the struct's lines only, written out (see PREFETCH_BLOCK) */
+        const char *p = block_or_null(t, i + PREFETCH_AHEAD);
+        if (p != NULL) {
+            __builtin_prefetch(p);
+            __builtin_prefetch(p + 64);
+            __builtin_prefetch(p + 128);
+            __builtin_prefetch(p + 192);
+            __builtin_prefetch(p + 256);
+        }
+        fn(ctx, block_at(t, t->idx[i]));
     }
 }
 
